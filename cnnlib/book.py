@@ -1,0 +1,46 @@
+"""Small helpers for the chapters' notebooks: the set-up banner and ``glue``.
+
+``glue`` puts a computed value into the prose of the HTML book (``{glue:text}`key```), so the
+text never states a number that no cell computed. It emits the same display bundle as
+``myst_nb.glue`` but needs no myst_nb, so it also works in Colab.
+"""
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+from .data.datasets import cache_dir, offline_dir
+from .runtime import get_profile
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Record ``value`` under ``name`` for the book; show it too when ``display`` is true."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + kind: data for kind, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def setup(chapter: str = ""):
+    """Print what this run uses (profile, device, data source) and return the profile."""
+    profile = get_profile()
+    data = offline_dir()
+    source = f"offline folder {data}" if data else "download (torchvision) when not cached"
+    print(f"{chapter + ': ' if chapter else ''}{profile}")
+    print(f"torch {torch.__version__}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs; data: {source}; cache: {cache_dir()}")
+    return profile
+
+
+def checkpoint_path(name: str) -> "os.PathLike":
+    """Where a chapter keeps a network it trains (load-or-train), per profile."""
+    folder = cache_dir() / "checkpoints" / get_profile().name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.pt"

@@ -1,0 +1,20 @@
+"""Shared fixtures for the unit tests."""
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture
+def tiny_dataset():
+    """A learnable synthetic data set: the class is which quadrant of the image is bright."""
+    from cnnlib.data import ImageDataset
+
+    g = torch.Generator().manual_seed(0)
+    n = 256
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = torch.randint(0, 60, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+    for i, label in enumerate(labels.tolist()):
+        r, c = divmod(label, 2)
+        images[i, :, r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] += 150
+    return ImageDataset(images, labels, ["tl", "tr", "bl", "br"], "tiny", "train")

@@ -1,0 +1,214 @@
+"""cnnlib.data.datasets: loading from the offline folder, the cache, and failing clearly."""
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnlib.data import DataCorruptError, DataUnavailableError, ImageDataset, load_dataset
+from cnnlib.data import datasets as datasets_module
+
+
+requires_offline_data = pytest.mark.skipif(
+    not os.path.isdir(os.environ.get("CNNLIB_DATA", "/nonexistent")),
+    reason="set CNNLIB_DATA to the book's shared/data folder")
+
+
+# ----------------------------------------------------------------------------------------
+# A small offline folder in the book's shared/data layout, made by the tests themselves
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_sums(root, files):
+    lines = [f"{hashlib.sha256((root / f).read_bytes()).hexdigest()}  {f}" for f in files]
+    (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """An offline data folder with 100 MNIST-like, 30+10 USPS-like and 20+10 CIFAR-like images."""
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    (root / "mnist").mkdir(parents=True)
+    mnist_images = rng.integers(0, 256, (100, 28, 28), dtype=np.uint8)
+    mnist_labels = np.arange(100) % 10
+    (root / "mnist/t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(mnist_images)))
+    (root / "mnist/t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(mnist_labels)))
+    (root / "usps").mkdir()
+    with h5py.File(root / "usps/usps.h5", "w") as f:
+        for split, n in (("train", 30), ("test", 10)):
+            f.create_dataset(f"{split}/data", data=rng.random((n, 256), dtype=np.float32))
+            f.create_dataset(f"{split}/target", data=(np.arange(n) % 10).astype(np.int32))
+    (root / "cifar10").mkdir()
+    cifar_pixels = {}
+    with tarfile.open(root / "cifar10/cifar10_jpg.tar.gz", "w:gz") as tar:
+        for split, n in (("train", 20), ("test", 10)):
+            for i in range(n):
+                cls = datasets_module.CIFAR10_CLASSES[i % 10]
+                buffer = io.BytesIO()
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG", quality=75)
+                name = f"{split}/{cls}/{i:04d}.jpg"
+                info = tarfile.TarInfo(name)
+                info.size = len(buffer.getvalue())
+                tar.addfile(info, io.BytesIO(buffer.getvalue()))
+                cifar_pixels[name] = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    files = [f for files in (v[1] for v in datasets_module.DATASETS.values()) for f in files]
+    write_sums(root, files)
+    monkeypatch.setenv("CNNLIB_DATA", str(root))
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets_module, "_download", lambda name: None)  # tests never go online
+    return {"root": root, "mnist": (mnist_images, mnist_labels), "cifar": cifar_pixels,
+            "cache": tmp_path / "cache"}
+
+
+def test_usps_matches_the_hdf5_file(offline):
+    train = load_dataset("usps", "train")
+    assert train.images.shape == (30, 1, 16, 16) and train.images.dtype == torch.uint8
+    with h5py.File(offline["root"] / "usps/usps.h5") as f:
+        expected = np.round(f["train/data"][:] * 255).reshape(30, 1, 16, 16)
+        assert np.array_equal(train.images.numpy(), expected)
+        assert train.labels.tolist() == f["train/target"][:].tolist()
+    assert len(load_dataset("usps", "test")) == 10
+
+
+def test_cifar_decodes_like_pil(offline):
+    train = load_dataset("cifar10", "train")
+    assert train.images.shape == (20, 3, 32, 32)
+    assert train.classes[0] == "airplane" and len(train.classes) == 10
+    # Images are ordered by class, then by file name: train/airplane/0000.jpg comes first.
+    expected = offline["cifar"]["train/airplane/0000.jpg"]
+    got = train.images[0].permute(1, 2, 0).numpy().astype(int)
+    # libjpeg versions may differ by a grey level or two; anything more is a decoding bug.
+    assert np.abs(got - expected.astype(int)).max() <= 2
+    assert train.labels.bincount().tolist() == [2] * 10
+
+
+def test_offline_mnist_is_a_fixed_disjoint_split_with_a_warning(offline):
+    with pytest.warns(UserWarning, match="only the 10,000 official test images"):
+        train = load_dataset("mnist", "train")
+    with pytest.warns(UserWarning):
+        test = load_dataset("mnist", "test")
+    assert train.images.shape[1:] == (1, 28, 28)
+    images, labels = offline["mnist"]
+    # Every original image appears in exactly one split.
+    all_images = torch.cat([train.images, test.images]).reshape(100, -1)
+    original = torch.from_numpy(images).reshape(100, -1)
+    matches = (all_images[:, None, :] == original[None, :, :]).all(-1)
+    assert matches.sum(0).tolist() == [1] * 100
+    assert sorted(torch.cat([train.labels, test.labels]).tolist()) == sorted(labels.tolist())
+
+
+def test_second_load_comes_from_the_cache(offline, monkeypatch):
+    first = load_dataset("usps", "train")
+    assert (offline["cache"] / "usps.pt").exists()
+
+    def no_decoding(root):
+        raise AssertionError("decoded again instead of using the cache")
+
+    monkeypatch.setattr(datasets_module, "_decode_usps", no_decoding)
+    second = load_dataset("usps", "train")
+    assert torch.equal(first.images, second.images)
+
+
+def test_test_split_is_normalised_with_training_statistics(offline):
+    train, test = load_dataset("cifar10", "train"), load_dataset("cifar10", "test")
+    assert test.mean == train.mean and test.std == train.std
+    expected = train.images.double().mean(dim=(0, 2, 3)) / 255
+    assert torch.allclose(torch.tensor(train.mean, dtype=torch.float64), expected)
+
+
+def test_checksum_mismatch_names_the_file_and_leaves_no_cache(offline):
+    path = offline["root"] / "usps/usps.h5"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataCorruptError, match="usps.h5"):
+        load_dataset("usps", "train")
+    assert not list(offline["cache"].glob("usps*"))
+
+
+def test_truncated_gzip_without_checksums_names_the_file(offline):
+    (offline["root"] / "SHA256SUMS").unlink()
+    path = offline["root"] / "mnist/t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(DataCorruptError, match="t10k-images-idx3-ubyte.gz"):
+        load_dataset("mnist", "train")
+    assert not list(offline["cache"].glob("mnist*"))
+
+
+def test_archive_entries_that_escape_are_refused(offline):
+    (offline["root"] / "SHA256SUMS").unlink()
+    with tarfile.open(offline["root"] / "cifar10/cifar10_jpg.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("../../evil.jpg")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    with pytest.raises(DataCorruptError, match="unsafe entry"):
+        load_dataset("cifar10", "train")
+
+
+def test_missing_data_says_both_ways_to_provide_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets_module, "_download", lambda name: None)
+    with pytest.raises(DataUnavailableError) as err:
+        load_dataset("cifar10", "train")
+    message = str(err.value)
+    assert "cifar10/cifar10_jpg.tar.gz" in message and "CNNLIB_DATA" in message
+    assert "internet" in message
+
+
+def test_a_damaged_cache_is_rebuilt(offline):
+    load_dataset("usps", "train")
+    (offline["cache"] / "usps.pt").write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="unreadable cache"):
+        again = load_dataset("usps", "train")
+    assert len(again) == 30
+
+
+def test_unknown_names_are_clear_errors():
+    with pytest.raises(ValueError, match="choose one of mnist, usps, cifar10"):
+        load_dataset("imagenet", "train")
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        load_dataset("mnist", "validation")
+
+
+def test_subset_and_split_off_are_disjoint_and_seeded(tiny_dataset):
+    rest, held = tiny_dataset.split_off(56, seed=1)
+    assert len(rest) == 200 and len(held) == 56
+    both = torch.cat([rest.images, held.images]).reshape(256, -1)
+    assert torch.unique(both, dim=0).shape[0] == torch.unique(tiny_dataset.images.reshape(256, -1), dim=0).shape[0]
+    assert torch.equal(tiny_dataset.subset(10, seed=3).images, tiny_dataset.subset(10, seed=3).images)
+    with pytest.raises(ValueError):
+        tiny_dataset.subset(1000)
+
+
+def test_image_dataset_rejects_float_images():
+    with pytest.raises(ValueError, match="uint8"):
+        ImageDataset(torch.zeros(2, 1, 4, 4), torch.zeros(2), ["a"])
+
+
+# ----------------------------------------------------------------------------------------
+# The real offline data (the book's shared/data folder), when CNNLIB_DATA points at it
+
+@requires_offline_data
+def test_real_offline_data_sets_have_their_published_sizes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sizes = {(name, split): load_dataset(name, split).images.shape
+                 for name in ("mnist", "usps", "cifar10") for split in ("train", "test")}
+    assert sizes[("cifar10", "train")] == (50000, 3, 32, 32)
+    assert sizes[("cifar10", "test")] == (10000, 3, 32, 32)
+    assert sizes[("usps", "train")] == (7291, 1, 16, 16)
+    assert sizes[("usps", "test")] == (2007, 1, 16, 16)
+    assert sizes[("mnist", "train")][0] + sizes[("mnist", "test")][0] == 10000
+    assert load_dataset("cifar10", "test").labels.bincount().tolist() == [1000] * 10

@@ -1,0 +1,74 @@
+"""cnnlib.data.loader: batched augmentation and the device-side batch iterator."""
+import pytest
+import torch
+from torchvision.transforms import v2
+
+from cnnlib.data import Augment, DeviceLoader, random_flip, random_translate
+
+
+def images(n=64, c=3, h=8, w=8, seed=0):
+    return torch.randint(0, 256, (n, c, h, w), generator=torch.Generator().manual_seed(seed),
+                         dtype=torch.uint8)
+
+
+def test_translate_is_a_crop_of_the_zero_padded_image():
+    x = images()
+    out = random_translate(x, 2, torch.Generator().manual_seed(1))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    offsets = []
+    for i in range(len(x)):
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 8])]
+        assert found, f"image {i} is not a crop of its padded original"
+        offsets.append(found[0])
+    assert len(set(offsets)) > 10  # the shifts really vary
+
+
+def test_translate_matches_torchvision_random_crop_for_the_same_offset():
+    x = images(1)
+    crop = v2.functional.crop(v2.functional.pad(x, [3]), 1, 5, 8, 8)  # top=1, left=5
+    padded = torch.nn.functional.pad(x, (3,) * 4)
+    assert torch.equal(crop, padded[:, :, 1:9, 5:13])
+
+
+def test_flip_mirrors_about_half_the_batch():
+    x = images(400)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = [torch.equal(o, v2.functional.horizontal_flip(i)) for o, i in zip(out, x)]
+    kept = [torch.equal(o, i) for o, i in zip(out, x)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 150 < sum(flipped) < 250
+
+
+def test_batches_are_normalised_like_torchvision(tiny_dataset):
+    loader = DeviceLoader(tiny_dataset, 32, device="cpu")
+    x, y = next(iter(loader))
+    expected = v2.functional.normalize(tiny_dataset.images[:32].float() / 255,
+                                       list(tiny_dataset.mean), list(tiny_dataset.std))
+    assert torch.allclose(x, expected, atol=1e-5)
+    assert torch.equal(y, tiny_dataset.labels[:32])
+
+
+def test_each_epoch_visits_every_example_once_in_a_seeded_order(tiny_dataset):
+    loader = DeviceLoader(tiny_dataset, 50, shuffle=True, seed=3, device="cpu")
+    assert len(loader) == 6
+    epoch0 = torch.cat([y for _, y in loader])
+    epoch1 = torch.cat([y for _, y in loader])
+    assert sorted(epoch0.tolist()) == sorted(tiny_dataset.labels.tolist())
+    assert not torch.equal(epoch0, epoch1)
+    replay = DeviceLoader(tiny_dataset, 50, shuffle=True, seed=3, device="cpu")
+    replay.epoch = 1
+    assert torch.equal(torch.cat([y for _, y in replay]), epoch1)
+
+
+def test_drop_last_and_channels_last(tiny_dataset):
+    loader = DeviceLoader(tiny_dataset, 100, drop_last=True, channels_last=True, device="cpu",
+                          augment=Augment(translate=2, flip=True), shuffle=True)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 2
+    assert batches[0][0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bad_arguments_are_clear(tiny_dataset):
+    with pytest.raises(ValueError, match="batch_size"):
+        DeviceLoader(tiny_dataset, 0)

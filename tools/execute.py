@@ -1,0 +1,37 @@
+"""Execute chapter notebooks top to bottom in a fresh kernel and store their outputs in place.
+
+    CNNLIB_PROFILE=full python tools/execute.py chapters/01_conv_design.ipynb [--out DIR]
+
+This is how the committed outputs are made (execution counts 1..n, the profile printed by each
+chapter's set-up cell). With --out, the executed copies are written to DIR instead.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("notebooks", nargs="+")
+    parser.add_argument("--out", help="write executed notebooks here instead of in place")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = parser.parse_args()
+    for name in args.notebooks:
+        path = Path(name)
+        nb = nbformat.read(path, as_version=4)
+        start = time.time()
+        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+        target = Path(args.out) / path.name if args.out else path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+        print(f"{path}: executed in {time.time() - start:.0f} s -> {target}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
