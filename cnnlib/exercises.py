@@ -1,6 +1,7 @@
 """Checks for the exercises: tell a student what is wrong in plain words.
 
-Each chapter's exercise is a code cell with the answer between ``### BEGIN SOLUTION`` and
+The checks print their verdict (✔ correct, ✘ what is wrong, … not done yet) and return nothing,
+so a check cell shows exactly one line per check. Each chapter's exercise is a code cell with the answer between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` (nbgrader's markers), followed by a check cell that calls one of these.
 In the student edition the answer is replaced by ``raise NotImplementedError()``; the checks
 then say "not done yet" instead of crashing, so the rest of the chapter still runs.
@@ -70,33 +71,31 @@ def _why_not_done(err) -> str:
     return "the answer cell still raises NotImplementedError"
 
 
-def check(name: str, answer, expected, *, rtol: float = 1e-6) -> bool:
-    """Compare ``answer()`` (a function of no arguments, or a value) with ``expected``."""
+def check(name: str, answer, expected, *, rtol: float = 1e-6) -> None:
+    """Compare ``answer()`` (a function of no arguments, or a value) with ``expected``; print the verdict."""
     try:
         actual = answer() if callable(answer) else answer
     except NOT_DONE as err:
         print(f"… {name}: not done yet ({_why_not_done(err)}).")
-        return False
+        return
     problem = describe_mismatch(actual, expected, rtol)
     if problem:
         print(f"✘ {name}: {problem}.")
-        return False
+        return
     print(f"✔ {name}: correct.")
-    return True
 
 
-def check_function(name: str, function, cases, *, rtol: float = 1e-6) -> bool:
-    """Call ``function(*args)`` for each ``(args, expected)`` in ``cases``; report the first miss."""
+def check_function(name: str, function, cases, *, rtol: float = 1e-6) -> None:
+    """Call ``function(*args)`` for each ``(args, expected)`` in ``cases``; print the first miss."""
     for args, expected in cases:
         shown = ", ".join(repr(a) for a in args)
         try:
             actual = function(*args)
         except NOT_DONE as err:
             print(f"… {name}: not done yet ({_why_not_done(err)}).")
-            return False
+            return
         problem = describe_mismatch(actual, expected, rtol)
         if problem:
             print(f"✘ {name}({shown}): {problem}.")
-            return False
+            return
     print(f"✔ {name}: all {len(cases)} cases correct.")
-    return True

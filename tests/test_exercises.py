@@ -5,8 +5,8 @@ from cnnlib.exercises import check, check_function, describe_mismatch, relative_
 
 
 def test_correct_answers_pass(capsys):
-    assert check("size", 55, 55)
-    assert check_function("double", lambda x: 2 * x, [((1,), 2), ((3,), 6)])
+    check("size", 55, 55)
+    check_function("double", lambda x: 2 * x, [((1,), 2), ((3,), 6)])
     out = capsys.readouterr().out
     assert "✔ size: correct." in out and "all 2 cases correct" in out
 
@@ -27,10 +27,15 @@ def test_stubs_report_not_done_instead_of_crashing(capsys):
     def stub(*args):
         raise NotImplementedError()
 
-    assert not check_function("output_size", stub, [((1,), 1)])
-    assert not check("answer", lambda: undefined_name, 3)  # noqa: F821
+    check_function("output_size", stub, [((1,), 1)])
+    check("answer", lambda: undefined_name, 3)  # noqa: F821
     out = capsys.readouterr().out
     assert "not done yet" in out and "undefined_name" in out
+
+
+def test_a_wrong_function_names_the_failing_case(capsys):
+    check_function("output_size", lambda W, F: W - F, [((5, 3), 2), ((7, 3), 5)])
+    assert "✘ output_size(7, 3): got 4, expected 5 (off by one)." in capsys.readouterr().out
 
 
 def test_relative_error_matches_the_cs231n_formula():
