@@ -15,29 +15,42 @@ import torch
 from ..runtime import get_device
 
 
+def shift_and_flip(padded: torch.Tensor, padding: int, flip: bool,
+                   generator: torch.Generator) -> torch.Tensor:
+    """Random crops of already zero-padded images, each mirrored with probability 1/2 if ``flip``.
+
+    ``padded`` is N×C×(H+2p)×(W+2p). Each output pixel (i, j) of image n is read from padded
+    pixel (i + dy[n], j' + dx[n]), where j' is j or W-1-j for a flipped image. That is one
+    ``gather`` for the whole batch: no loop over images, and no second pass for the flip.
+    """
+    n, c, hp, wp = padded.shape
+    h, w = hp - 2 * padding, wp - 2 * padding
+    device = padded.device
+    shifts = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(device)
+    cols = torch.arange(w, device=device).expand(n, w)
+    if flip:
+        mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
+        cols = torch.where(mirrored[:, None], w - 1 - cols, cols)
+    rows = torch.arange(h, device=device) + shifts[0, :, None]  # n × h
+    cols = cols + shifts[1, :, None]  # n × w
+    index = (rows[:, :, None] * wp + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
+    return padded.reshape(n, c, hp * wp).gather(2, index).reshape(n, c, h, w)
+
+
 def random_translate(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Shift each image by up to ``padding`` pixels in x and y, filling with zeros.
 
-    The same as torchvision's ``RandomCrop(size, padding=padding)`` applied to every image,
-    done for the whole batch at once: pad once, then gather the rows and the columns each image
-    keeps (two ``gather`` calls instead of a Python loop).
+    The same as torchvision's ``RandomCrop(size, padding=padding)`` applied to every image of
+    the batch, done for the whole batch at once.
     """
     if padding == 0:
         return images
-    n, c, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (padding,) * 4)
-    shifts = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(images.device)
-    rows = (torch.arange(h, device=images.device) + shifts[0, :, None])  # n × h
-    cols = (torch.arange(w, device=images.device) + shifts[1, :, None])  # n × w
-    padded = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * padding))
-    return padded.gather(3, cols[:, None, None, :].expand(n, c, h, w))
+    return shift_and_flip(torch.nn.functional.pad(images, (padding,) * 4), padding, False, generator)
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the batch left-right (``RandomHorizontalFlip(p=0.5)``)."""
-    flip = torch.rand(len(images), generator=generator) < 0.5
-    flip = flip.to(images.device)[:, None, None, None]
-    return torch.where(flip, images.flip(3), images)
+    return shift_and_flip(images, 0, True, generator)
 
 
 @dataclass(frozen=True)
@@ -51,12 +64,18 @@ class Augment:
     translate: int = 0
     flip: bool = False
 
+    def pad(self, images: torch.Tensor) -> torch.Tensor:
+        """Zero-pad for the translation (``DeviceLoader`` does this once for the whole data set)."""
+        return torch.nn.functional.pad(images, (self.translate,) * 4) if self.translate else images
+
+    def apply_padded(self, padded: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Augment a batch that :meth:`pad` has already padded."""
+        if not (self.translate or self.flip):
+            return padded
+        return shift_and_flip(padded, self.translate, self.flip, generator)
+
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if self.translate:
-            images = random_translate(images, self.translate, generator)
-        if self.flip:
-            images = random_flip(images, generator)
-        return images
+        return self.apply_padded(self.pad(images), generator)
 
 
 class DeviceLoader:
@@ -74,16 +93,21 @@ class DeviceLoader:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.device = torch.device(device) if device is not None else get_device()
-        self.images = data.images.to(self.device)
-        self.labels = data.labels.to(self.device)
-        if self.images.dtype != torch.uint8:
+        if data.images.dtype != torch.uint8:
             raise ValueError("DeviceLoader expects uint8 images (as load_dataset returns them)")
+        self.labels = data.labels.to(self.device)
+        # Padding for the random shifts is done once here, not once per batch.
+        self.images = data.images.to(self.device)
+        if isinstance(augment, Augment):
+            self.images = augment.pad(self.images)
         channels = self.images.shape[1]
         mean = data.mean if mean is None else mean
         std = data.std if std is None else std
-        # Normalising uint8 directly: (x/255 - mean)/std == (x - 255*mean) / (255*std).
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).reshape(1, channels, 1, 1) * 255
-        self.std = torch.tensor(std, dtype=torch.float32, device=self.device).reshape(1, channels, 1, 1) * 255
+        # Normalising uint8 directly: (x/255 - mean)/std == x * scale + shift, one fused op.
+        mean = torch.tensor(mean, dtype=torch.float32, device=self.device).reshape(1, channels, 1, 1)
+        std = torch.tensor(std, dtype=torch.float32, device=self.device).reshape(1, channels, 1, 1)
+        self.scale = 1 / (255 * std)
+        self.shift = -mean / std
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
@@ -95,14 +119,15 @@ class DeviceLoader:
     @property
     def stats(self) -> tuple:
         """(mean, std) used for normalising, to normalise validation data the same way."""
-        return ((self.mean / 255).flatten().tolist(), (self.std / 255).flatten().tolist())
+        std = 1 / (255 * self.scale)
+        return ((-self.shift * std).flatten().tolist(), std.flatten().tolist())
 
     def __len__(self) -> int:
         n = len(self.labels)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.float() - self.mean) / self.std
+        x = torch.addcmul(self.shift, images.float(), self.scale)
         return x.contiguous(memory_format=self.memory_format)
 
     def __iter__(self):
@@ -115,7 +140,9 @@ class DeviceLoader:
         for batch in range(len(self)):
             index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
             images = self.images[index]
-            if self.augment is not None:
+            if isinstance(self.augment, Augment):
+                images = self.augment.apply_padded(images, generator)
+            elif self.augment is not None:  # any function (uint8 batch, generator) -> uint8 batch
                 images = self.augment(images, generator)
             yield self.normalise(images), self.labels[index]
         self.epoch += 1
