@@ -7,10 +7,12 @@ chapter's set-up cell). With --out, the executed copies are written to DIR inste
 """
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 
@@ -24,9 +26,14 @@ def main():
         path = Path(name)
         nb = nbformat.read(path, as_version=4)
         start = time.time()
-        client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
+        # IPC sockets in a private folder, not TCP ports: kernels started at the same moment by
+        # several runs can otherwise race for the same port and wait forever for a lost reply.
+        with tempfile.TemporaryDirectory() as sockets:
+            manager = KernelManager(kernel_name="python3", transport="ipc",
+                                    connection_file=str(Path(sockets) / "kernel.json"))
+            client = NotebookClient(nb, km=manager, timeout=args.timeout,
+                                    resources={"metadata": {"path": str(path.parent)}})
+            client.execute()
         target = Path(args.out) / path.name if args.out else path
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
