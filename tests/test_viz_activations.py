@@ -1,0 +1,69 @@
+"""Tests of cnnlib.viz.activations against hand-built networks with known activations."""
+import pytest
+import torch
+from torch import nn
+
+from cnnlib.viz.activations import (SparsityTracker, activations, channel_max, dead_channels,
+                                    relu_layers, sparsity)
+
+
+def two_channel_net():
+    """conv (1 -> 2 channels, 1x1): channel 0 copies the input, channel 1 negates it and subtracts 1."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU(), nn.Conv2d(2, 1, 1), nn.ReLU())
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1))
+        net[0].bias.copy_(torch.tensor([0.0, -1.0]))
+        net[2].weight.fill_(1.0)
+        net[2].bias.fill_(0.0)
+    return net
+
+
+def test_hooks_see_each_relu_output():
+    net = two_channel_net()
+    x = torch.tensor([[[[-2.0, 3.0]]], [[[0.5, -0.5]]]])
+    acts = activations(net, x)
+    assert list(acts) == relu_layers(net) == ["1", "3"]
+    assert torch.equal(acts["1"][:, 0], x[:, 0].clamp_min(0))
+    assert torch.equal(acts["1"][:, 1], (-x[:, 0] - 1).clamp_min(0))
+    assert torch.equal(acts["3"], net(x))
+    assert not net[0]._forward_hooks  # the hooks are removed again
+
+
+def test_sparsity_counts_zeros():
+    x = torch.tensor([[[[-2.0, 3.0]]], [[[0.5, -0.5]]]])
+    s = sparsity(activations(two_channel_net(), x))
+    # channel 0: [0, 3, .5, 0]; channel 1: [1, 0, 0, 0]  -> 5 zeros of 8
+    assert s["1"] == pytest.approx(5 / 8)
+
+
+def test_dead_channel_never_fires_on_positive_inputs():
+    net = two_channel_net()
+    batches = [torch.rand(4, 1, 3, 3) for _ in range(3)]  # all in [0, 1): channel 1 is always off
+    dead = dead_channels(net, batches, ["1"])
+    assert dead["1"].tolist() == [False, True]
+    top = channel_max(net, batches, ["1"])["1"]
+    assert top[0] == pytest.approx(max(float(b.max()) for b in batches))
+    # One negative input revives channel 1.
+    dead = dead_channels(net, batches + [torch.full((1, 1, 3, 3), -3.0)], ["1"])
+    assert dead["1"].tolist() == [False, False]
+
+
+def test_unknown_layer_is_named():
+    with pytest.raises(KeyError, match="conv9"):
+        activations(two_channel_net(), torch.zeros(1, 1, 2, 2), ["conv9"])
+
+
+def test_tracker_records_through_fit(tiny_dataset):
+    from cnnlib.train import fit
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(4, 4))
+    probe = torch.randn(8, 3, 16, 16)
+    tracker = SparsityTracker(net, probe)
+    tracker.record(0)
+    fit(net, tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu", on_epoch_end=tracker)
+    assert [row["epoch"] for row in tracker.rows] == [0, 1, 2]
+    expected = sparsity(activations(net, probe))["1"]
+    assert tracker.rows[-1]["1"] == pytest.approx(expected)
+    assert net.training  # the tracker puts the model back in training mode
