@@ -6,7 +6,19 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test unit notebooks html bench execute clean
+.PHONY: book test unit notebooks html browser student mathjax bench execute clean
+
+# MathJax 3 for offline math: an npm package fetched at build time (git-ignored, not committed)
+# and copied next to the HTML after each build; _config.yml's mathjax_path points at the copy.
+MATHJAX = .mathjax/node_modules/mathjax/es5
+define copy_mathjax
+	@if test -f $(MATHJAX)/tex-chtml.js; then \
+	  rm -rf _build/html/_static/mathjax && mkdir -p _build/html/_static/mathjax && \
+	  cp -r $(MATHJAX)/tex-chtml.js $(MATHJAX)/a11y $(MATHJAX)/adaptors $(MATHJAX)/input \
+	        $(MATHJAX)/output $(MATHJAX)/sre $(MATHJAX)/ui _build/html/_static/mathjax/ && \
+	  echo "MathJax copied to _build/html/_static/mathjax (math renders offline)"; \
+	else echo "warning: no MathJax in $(MATHJAX) (npm missing?): math will need the network"; fi
+endef
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,20 +27,33 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-book: $(STAMP)            ## build the HTML book from the stored outputs into _build/html
-	$(BIN)/jupyter-book build . 
+book: $(STAMP) mathjax    ## build the HTML book from the stored outputs into _build/html
+	$(BIN)/jupyter-book build .
+	$(copy_mathjax)
 
-test: unit notebooks html ## unit tests, every notebook under nbval, a clean warnings-as-errors build
+test: unit notebooks html browser ## unit tests, every notebook under nbval, a clean warnings-as-errors build, the built pages in a browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --ignore=tests/test_book_html.py
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval chapters/ -q
 
-html: $(STAMP)
+html: $(STAMP) mathjax
 	$(BIN)/jupyter-book clean .
 	$(BIN)/jupyter-book build -W -n --keep-going .
+	$(copy_mathjax)
+
+browser: $(STAMP)         ## open every page of the built book in headless Chromium, offline (after `make html`)
+	$(BIN)/python -m pytest tests/test_book_html.py -q -rs
+
+mathjax:                  ## fetch MathJax 3 with npm into .mathjax/ (once)
+	@test -f $(MATHJAX)/tex-chtml.js || npm install --prefix .mathjax --no-save --no-audit --no-fund \
+	  --loglevel=error "mathjax@3" || echo "warning: could not fetch mathjax@3 with npm"
+
+student: $(STAMP)         ## the student edition: solutions replaced by stubs, into student/chapters
+	rm -rf student/chapters
+	$(BIN)/python tools/student.py chapters/*.ipynb --out student/chapters
 
 bench: $(STAMP)           ## side-by-side benchmarks (not tests)
 	$(BIN)/python bench/loader.py

@@ -27,8 +27,12 @@ def relative_error(actual, expected) -> float:
 def describe_mismatch(actual, expected, rtol: float = 1e-6) -> str | None:
     """``None`` if ``actual`` matches ``expected``, else a sentence that says how it differs."""
     if isinstance(expected, torch.Tensor) or isinstance(actual, torch.Tensor) and isinstance(expected, (list, tuple)):
-        a = torch.as_tensor(actual, dtype=torch.float64)
         e = torch.as_tensor(expected, dtype=torch.float64)
+        try:
+            a = torch.as_tensor(actual, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):  # None, a string, a ragged list
+            got = "None (a missing return?)" if actual is None else f"{type(actual).__name__} {actual!r:.60}"
+            return f"got {got}, expected a tensor of shape {tuple(e.shape)}"
         if a.shape != e.shape:
             return f"wrong shape {tuple(a.shape)}, expected {tuple(e.shape)}"
         error = relative_error(a, e)

@@ -21,6 +21,8 @@ def test_wrong_answers_say_how_they_are_wrong():
     assert "expected a number" in describe_mismatch("55", 55)
     assert "item 1" in describe_mismatch((55, 54, 96), (55, 55, 96))
     assert describe_mismatch((55, 55, 96), (55, 55, 96)) is None
+    assert describe_mismatch(None, torch.zeros(2)) == "got None (a missing return?), expected a tensor of shape (2,)"
+    assert "expected a tensor of shape (2, 2)" in describe_mismatch([[1, 2], [3]], torch.zeros(2, 2))
 
 
 def test_stubs_report_not_done_instead_of_crashing(capsys):

@@ -1,0 +1,351 @@
+"""The student edition (tools/student.py, `make student`): no solution leaks, and the stubs fail cleanly.
+
+Static checks, on every chapter in chapters/: no line of any solution is left in the student
+edition (sources or outputs), no marker is left, every solution became nbgrader's stub at its
+indentation, pasting the solutions back into the stubs gives the chapter's cells again, and the
+stubbed cells and their check cells have no stored outputs.
+
+Execution, also on every chapter, but only of the part that the exercises need: in one kernel with
+the fast profile, each chapter runs its set-up cells, its answer and check cells, every later cell
+that uses a name an answer defines, and the earlier cells those need (found by a def-use analysis
+of the cells' code; a training experiment the exercises do not use is left out). First with the stubs:
+the only errors allowed are the stubs' NotImplementedError, and every check cell must print
+"not done yet". Then the cells from the first answer on again, with the solutions pasted back:
+every check must print ✔.
+The rest of each chapter is what nbval runs on the full chapter (`make notebooks`); executing
+every student edition whole would cost as much again.
+"""
+import ast
+import builtins
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+_spec = importlib.util.spec_from_file_location("student", ROOT / "tools" / "student.py")
+student = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(student)
+
+REGION = re.compile(r"^[^\n]*### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.S | re.M)
+STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n\1raise NotImplementedError\(\)", re.M)
+VERDICT = re.compile(r"^[✔✘…] .*", re.M)
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def is_solution(cell):
+    return cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source
+
+
+def check_cells(nb):
+    """Index of the code cell right after each solution cell (the chapters' convention)."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    return {code[k + 1] for k, i in enumerate(code[:-1]) if is_solution(nb.cells[i])}
+
+
+def output_text(cell):
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts += [v if isinstance(v, str) else str(v) for v in out.get("data", {}).values()]
+        parts += out.get("traceback", [])
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- the tool, on hand-made cells
+
+def test_stub_is_nbgraders_at_the_indentation_of_the_marker():
+    source = ("def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n\n"
+              "### BEGIN SOLUTION\nanswer = f(2)\n### END SOLUTION\nprint('kept')\n")
+    stubbed, removed = student.stub_source(source)
+    assert stubbed == ("def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\n"
+                       "# YOUR CODE HERE\nraise NotImplementedError()\nprint('kept')\n")
+    assert removed == ["    return x + y", "answer = f(2)"]
+    assert student.stub_source("print(1)\n") == ("print(1)\n", [])
+
+
+@pytest.mark.parametrize("source", ["### BEGIN SOLUTION\nx = 1\n",
+                                    "x = 1\n### END SOLUTION\n",
+                                    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n"])
+def test_unbalanced_markers_are_an_error(source):
+    with pytest.raises(ValueError, match="SOLUTION"):
+        student.stub_source(source)
+
+
+def test_edition_stubs_tags_and_clears_only_answers_and_their_checks():
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("x = 1", execution_count=1, outputs=[v4.new_output("stream", text="1\n")]),
+        v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
+        v4.new_code_cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION", execution_count=2,
+                         metadata={"tags": ["solution", "hide-cell"]}),
+        v4.new_markdown_cell("The check:"),
+        v4.new_code_cell("check('y', lambda: y, 2)", execution_count=3,
+                         outputs=[v4.new_output("stream", text="✔ y: correct.\n")]),
+        v4.new_code_cell("print(x)", execution_count=4, outputs=[v4.new_output("stream", text="1\n")]),
+    ])
+    out = student.student_edition(nb)
+    assert [c.source for c in out.cells] == [
+        "x = 1", "Why?\nYOUR ANSWER HERE",
+        "# YOUR CODE HERE\nraise NotImplementedError()", "The check:",
+        "check('y', lambda: y, 2)", "print(x)"]
+    assert out.cells[2].metadata.tags == ["solution", "hide-cell", "raises-exception"]
+    assert [(c.execution_count, len(c.outputs)) for c in out.cells if c.cell_type == "code"] == [
+        (1, 1), (None, 0), (None, 0), (4, 1)]
+    assert "### BEGIN SOLUTION\ny = 2" in nb.cells[2].source, "the input notebook is not modified"
+
+
+def test_make_student_writes_every_chapter(tmp_path, capsys):
+    assert student.main([str(p) for p in CHAPTERS] + ["--out", str(tmp_path)]) == 0
+    written = sorted(tmp_path.glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in CHAPTERS]
+    for path in written:
+        nbformat.validate(read(path))
+    assert f"{len(CHAPTERS)} notebooks" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- static checks, every chapter
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_solution_text_leaks(path):
+    nb = read(path)
+    edition = student.student_edition(nb)
+    checks = check_cells(nb)
+    # What a student may see: the chapter's text outside the solution regions, and the outputs of
+    # cells that are neither answers nor checks (computed here with a regex, not with the tool).
+    allowed = "\n".join([REGION.sub("", c.source) for c in nb.cells] +
+                        [output_text(c) for i, c in enumerate(nb.cells)
+                         if c.cell_type == "code" and not is_solution(c) and i not in checks])
+    shown = "\n".join([c.source for c in edition.cells] + [output_text(c) for c in edition.cells])
+    solutions = [m.group(0) for c in nb.cells for m in REGION.finditer(c.source)]
+    assert solutions, "a chapter has exercises"
+    lines = {line.strip() for text in solutions for line in text.splitlines()[1:-1] if line.strip()}
+    leaked = sorted(line for line in lines if line in shown and line not in allowed)
+    assert not leaked, f"solution lines left in the student edition: {leaked}"
+    assert "### BEGIN SOLUTION" not in shown and "### END SOLUTION" not in shown
+    assert len(STUB.findall(shown)) == len(solutions)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_pasting_the_solutions_back_gives_the_chapter(path):
+    nb = read(path)
+    edition = student.student_edition(nb)
+    assert len(edition.cells) == len(nb.cells)
+    for original, stubbed in zip(nb.cells, edition.cells):
+        regions = iter(REGION.findall(original.source))
+        restored = STUB.sub(lambda m: next(regions), stubbed.source)
+        assert restored == original.source
+        assert next(regions, None) is None
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_answer_and_check_cells_carry_no_stored_outputs(path):
+    nb = read(path)
+    edition = student.student_edition(nb)
+    checks = check_cells(nb)
+    assert len(checks) == sum(map(is_solution, nb.cells))
+    for i, (original, cell) in enumerate(zip(nb.cells, edition.cells)):
+        if is_solution(original):
+            assert "raises-exception" in cell.metadata.tags
+        if is_solution(original) or i in checks:
+            assert cell.outputs == [] and cell.execution_count is None
+        elif cell.cell_type == "code":
+            assert cell.outputs == original.outputs and cell.metadata == original.metadata
+
+
+# ---------------------------------------------------------------- execution, the exercises' part
+
+_IPYTHON_NAMES = {"get_ipython", "display", "In", "Out", "exit", "quit"}
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _module_level(node):
+    """The nodes of ``node`` outside nested scopes (function, class, lambda, comprehension bodies)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not isinstance(current, _SCOPES):
+            stack += ast.iter_child_nodes(current)
+
+
+def _free_names(node):
+    """Names ``node`` reads that it does not bind itself (parameters, local variables)."""
+    loads, bound = set(), set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (loads if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)
+        elif isinstance(sub, ast.arg):
+            bound.add(sub.arg)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
+            bound.add(sub.name)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in sub.names)
+    return loads - bound
+
+
+class CellNames:
+    """What one cell reads from earlier cells, binds, imports and may mutate (approximately)."""
+
+    def __init__(self, source):
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        self.reads, self.binds, self.imports, self.touches = set(), set(), set(), set()
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError:
+            return
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+                reads = _free_names(stmt.value)
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    reads |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)
+                              and (isinstance(n.ctx, ast.Load) or isinstance(stmt, ast.AugAssign))}
+            else:
+                reads = _free_names(stmt)
+            self.reads |= reads - self.binds
+            for node in _module_level(stmt):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                    self.binds.add(node.id)
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    self.binds.add(node.name)
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names = {(a.asname or a.name).split(".")[0] for a in node.names}
+                    self.binds |= names
+                    self.imports |= names
+                elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+                    self.touches |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+                elif isinstance(node, ast.Call):  # x.method(...) or f(x): x may change
+                    if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                        self.touches.add(node.func.value.id)
+                    self.touches |= {a.id for a in [*node.args, *(k.value for k in node.keywords)]
+                                     if isinstance(a, ast.Name)}
+        self.reads -= set(dir(builtins)) | _IPYTHON_NAMES
+
+
+def exercise_part(nb):
+    """Indices of the cells the exercises need, in order (see the module docstring)."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    names = {i: CellNames(nb.cells[i].source) for i in code}
+    answers = [i for i in code if is_solution(nb.cells[i])]
+    setup = {code[0]} | {i for i in code if "book.setup(" in nb.cells[i].source}
+    # Modules, and what the set-up cells bind (the profile), are not changed by later cells.
+    fixed = set().union(*(n.imports for n in names.values()), *(names[i].binds for i in setup))
+
+    def last_binder(name, i):
+        return max((k for k in code if k < i and name in names[k].binds), default=None)
+
+    targets = {*setup, *answers, *check_cells(nb)}
+    targets |= {i for i in code if any(last_binder(name, i) in answers for name in names[i].reads)}
+    chosen, work = set(targets), list(targets)
+    while work:
+        i = work.pop()
+        for name in names[i].reads:
+            binder = last_binder(name, i)
+            if binder is None:
+                continue
+            needed = {binder}
+            if name not in fixed:
+                needed |= {k for k in code if binder < k < i and name in names[k].touches}
+            for k in needed - chosen:
+                chosen.add(k)
+                work.append(k)
+    return sorted(chosen)
+
+
+def test_exercise_part_follows_definitions_and_mutations():
+    v4 = nbformat.v4
+    cells = ["import sys", "import torch\nfrom torch import nn\nprofile = setup()\ncnnlib.book.setup()",
+             "net = nn.Linear(2, 2)", "big = torch.zeros(10**9)\nf = 'a filter bank'",
+             "print(len(f), profile.pick(fast=1, full=2))", "fit(net, data)", "net.eval()\nW = 5",
+             "def f(x):\n    ### BEGIN SOLUTION\n    return x * W\n    ### END SOLUTION",
+             "check('f', f, net)", "print(W)", "print(f(1))"]
+    nb = v4.new_notebook(cells=[v4.new_code_cell(s) for s in cells])
+    # Not needed: 3 (big, and an older `f`), 4 (reads that older `f`), 9 (W is not an answer).
+    # `data` is never defined, so nothing more is pulled in.
+    assert exercise_part(nb) == [0, 1, 2, 5, 6, 7, 8, 10]
+
+    names = CellNames("def f(x):\n    y = g(x)\nif True:\n    def h(): pass\nz = [a for a in b]\n%matplotlib inline")
+    assert (names.binds, names.reads, names.touches) == ({"f", "h", "z"}, {"g", "b"}, set())
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Run the exercises' part of every chapter, stubbed then solved, in one kernel (fast profile)."""
+    from nbclient import NotebookClient
+
+    v4 = nbformat.v4
+    run = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"}})
+    for path in CHAPTERS:
+        nb = read(path)
+        edition = student.student_edition(nb)
+        part = exercise_part(nb)
+        first_answer = next((i for i in part if is_solution(nb.cells[i])), len(nb.cells))
+        checks = check_cells(nb)
+        run.cells.append(v4.new_code_cell("%reset -f", metadata={"run": {"chapter": path.name}}))
+        for phase, cells, indices in (("stubbed", edition.cells, part),
+                                      ("solved", nb.cells, [i for i in part if i >= first_answer])):
+            for i in indices:
+                role = "answer" if is_solution(nb.cells[i]) else "check" if i in checks else "other"
+                run.cells.append(v4.new_code_cell(cells[i].source, metadata={"run": {
+                    "chapter": path.name, "phase": phase, "index": i, "role": role}}))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CNNLIB_PROFILE", "fast")
+    mp.setenv("MPLBACKEND", "Agg")
+    try:
+        NotebookClient(run, timeout=900, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(ROOT / "chapters")}}).execute()
+    finally:
+        mp.undo()
+    return run
+
+
+def _cells(run, chapter, phase):
+    return [c for c in run.cells if c.metadata["run"].get("chapter") == chapter
+            and c.metadata["run"].get("phase") == phase]
+
+
+def _errors(cell):
+    return [o for o in cell.outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_student_edition_fails_only_in_its_stubs(executed, path):
+    for cell in _cells(executed, path.name, "stubbed"):
+        where = f"cell {cell.metadata.run.index}:\n{cell.source[:300]}"
+        errors = _errors(cell)
+        if cell.metadata.run.role == "answer":
+            assert all(e.ename == "NotImplementedError" for e in errors), where
+        else:
+            assert not errors, f"{where}\n" + "\n".join(errors[0].traceback)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_check_says_not_done_yet_for_a_stub(executed, path):
+    checks = [c for c in _cells(executed, path.name, "stubbed") if c.metadata.run.role == "check"]
+    assert checks
+    for cell in checks:
+        verdicts = VERDICT.findall(output_text(cell))
+        assert verdicts and all("not done yet" in v for v in verdicts), (cell.source, verdicts)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
+    cells = _cells(executed, path.name, "solved")
+    for cell in cells:
+        assert not _errors(cell), f"cell {cell.metadata.run.index}:\n{cell.source[:300]}"
+    checks = [c for c in cells if c.metadata.run.role == "check"]
+    assert checks
+    for cell in checks:
+        verdicts = VERDICT.findall(output_text(cell))
+        assert verdicts and all(v.startswith("✔") for v in verdicts), (cell.source, verdicts)
