@@ -32,7 +32,8 @@ DIGITS = [str(d) for d in range(10)]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 
-# name -> (classes, files expected in the offline folder)
+# name -> (classes, files expected in the offline folder). MNIST-M is built from MNIST and photos
+# by cnnlib.data.mnist_m rather than read from files.
 DATASETS = {
     "mnist": (DIGITS, ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"]),
     "usps": (DIGITS, ["usps/usps.h5"]),
@@ -174,7 +175,7 @@ def atomic_save(obj, path: Path) -> None:
 # The public entry point
 
 def load_dataset(name: str, split: str = "train", *, download: bool = True) -> ImageDataset:
-    """Load ``split`` ("train" or "test") of ``name`` ("mnist", "usps" or "cifar10").
+    """Load ``split`` ("train" or "test") of ``name`` ("mnist", "usps", "cifar10" or "mnist_m").
 
     Returns an :class:`ImageDataset` with uint8 images N×C×H×W. See the module docstring for
     where the images come from. Offline, MNIST has only its test split, so ``train`` and ``test``
@@ -182,10 +183,14 @@ def load_dataset(name: str, split: str = "train", *, download: bool = True) -> I
     says so.
     """
     name = name.lower()
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    if name not in DATASETS and name != "mnist_m":
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}, mnist_m")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+    if name == "mnist_m":
+        from .mnist_m import load_mnist_m  # built from MNIST itself, so imported only when asked
+
+        return load_mnist_m(split)
     data = _load_cached_or_decode(name, download)
     if data["source"].startswith("offline-mnist-test"):
         warnings.warn(
