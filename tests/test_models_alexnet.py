@@ -6,14 +6,7 @@ import torchvision
 from torch import nn
 
 from cnnlib.models import alexnet
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def layout(model: nn.Module) -> list:
-    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
+from model_oracles import n_params, layout
 
 
 def test_torchvision_variant_has_torchvisions_parameters():

@@ -5,50 +5,16 @@ import torchvision
 from torch import nn
 
 from cnnlib.models import densenet121, densenet161, densenet169, densenet201
+from model_oracles import n_params, randomize_batch_norm, outputs_of, assert_same_structure_as_torchvision
 
 BUILDERS = {"densenet121": densenet121, "densenet169": densenet169,
             "densenet201": densenet201, "densenet161": densenet161}
 
 
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def layout(model: nn.Module) -> list:
-    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
-
-
-def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
-    """Give every BN layer non-trivial statistics, so that eval-mode outputs depend on them."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                for t, (lo, hi) in [(m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 2.0)),
-                                    (m.weight, (0.5, 1.5)), (m.bias, (-0.5, 0.5))]:
-                    t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
-
-
-def outputs_of(model: nn.Module, modules: dict, x: torch.Tensor) -> dict:
-    """The outputs of the given submodules (name -> module) for input x, and the model's."""
-    seen = {}
-    hooks = [m.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.clone()))
-             for name, m in modules.items()]
-    seen["output"] = model(x)
-    for h in hooks:
-        h.remove()
-    return seen
-
-
 @pytest.mark.parametrize("name,expected", [("densenet121", 7_978_856), ("densenet169", 14_149_480),
                                            ("densenet201", 20_013_928), ("densenet161", 28_681_000)])
 def test_same_parameters_as_torchvision(name, expected):
-    # The meta device builds the structure without allocating or initialising weights.
-    with torch.device("meta"):
-        ours = BUILDERS[name]()
-        theirs = getattr(torchvision.models, name)()
-    assert layout(ours) == layout(theirs)  # same names, shapes and order
-    assert n_params(ours) == n_params(theirs) == expected
+    assert_same_structure_as_torchvision(BUILDERS[name], name, expected)
 
 
 def test_torchvision_weights_give_torchvision_outputs_block_by_block():

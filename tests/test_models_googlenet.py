@@ -6,41 +6,11 @@ from torch import nn
 
 from cnnlib.models import googlenet
 from cnnlib.models.googlenet import GoogLeNetOutputs, Inception
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def layout(model: nn.Module) -> list:
-    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
-
-
-def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
-    """Give every BN layer non-trivial statistics, so that eval-mode outputs depend on them
-    (and on BN's eps, which is 1e-3 here, not PyTorch's default 1e-5)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                for t, (lo, hi) in [(m.running_mean, (-0.5, 0.5)), (m.running_var, (0.01, 0.1)),
-                                    (m.weight, (0.5, 1.5)), (m.bias, (-0.5, 0.5))]:
-                    t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
+from model_oracles import n_params, layout, randomize_batch_norm, outputs_of
 
 
 def torchvision_googlenet(**kwargs) -> nn.Module:
     return torchvision.models.googlenet(init_weights=True, **kwargs)
-
-
-def outputs_of_children(model: nn.Module, x: torch.Tensor) -> dict:
-    """The output of every top-level submodule (stem, each Inception module, fc)."""
-    seen = {}
-    hooks = [child.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.clone()))
-             for name, child in model.named_children() if child is not None]
-    seen["output"] = model(x)
-    for h in hooks:
-        h.remove()
-    return seen
 
 
 @pytest.mark.parametrize("aux_logits,expected", [(False, 6_624_904), (True, 13_004_888)])
@@ -61,7 +31,7 @@ def test_torchvision_weights_give_torchvision_outputs_module_by_module():
     ours.load_state_dict(theirs.state_dict())  # strict: every name and shape must match
     x = torch.randn(2, 3, 64, 64)  # adaptive pooling makes a small input valid
     with torch.no_grad():
-        expected, got = outputs_of_children(theirs, x), outputs_of_children(ours, x)
+        expected, got = outputs_of(theirs, dict(theirs.named_children()), x), outputs_of(ours, dict(ours.named_children()), x)
     assert got.keys() == expected.keys()
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], msg=key)
@@ -88,7 +58,7 @@ def test_auxiliary_heads_match_torchvision_in_training_mode():
 def test_imagenet_stage_sizes():
     with torch.device("meta"):  # shapes only: the meta device computes no values
         model = googlenet().eval()
-        out = outputs_of_children(model, torch.randn(1, 3, 224, 224))
+        out = outputs_of(model, dict(model.named_children()), torch.randn(1, 3, 224, 224))
     # Table 1 of the paper: 28x28x256 after 3a, 14x14x512 after 4a, 7x7x1024 after 5b.
     assert out["inception3a"].shape == (1, 256, 28, 28)
     assert out["inception4a"].shape == (1, 512, 14, 14)
@@ -121,7 +91,7 @@ def test_compact_version_for_32x32_images():
     model = googlenet(num_classes=10, small_input=True, width=16)
     assert n_params(model) == 355_138  # vs 6,624,904 at full size
     with torch.no_grad():
-        out = outputs_of_children(model.eval(), torch.randn(2, 3, 32, 32))
+        out = outputs_of(model.eval(), dict(model.named_children()), torch.randn(2, 3, 32, 32))
     assert out["inception3a"].shape == (2, 64, 16, 16)  # 256 channels / 4
     assert out["inception5b"].shape == (2, 256, 4, 4)
     assert out["output"].shape == (2, 10)

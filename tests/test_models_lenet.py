@@ -5,10 +5,7 @@ from torch import nn
 
 from cnnlib.models import BUILDERS, build, lenet5, mlp
 from cnnlib.models.lenet import C3_TABLE, RBFOutput, Squash, Subsampling
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+from model_oracles import n_params
 
 
 def test_classic_has_the_papers_60000_parameters_layer_by_layer():

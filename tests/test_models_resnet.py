@@ -6,51 +6,17 @@ from torch import nn
 
 from cnnlib.models import resnet18, resnet34, resnet50, resnet101, resnet152
 from cnnlib.models.resnet import BasicBlock
+from model_oracles import n_params, randomize_batch_norm, outputs_of, assert_same_structure_as_torchvision
 
 BUILDERS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
             "resnet101": resnet101, "resnet152": resnet152}
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def layout(model: nn.Module) -> list:
-    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
-
-
-def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
-    """Give every BN layer non-trivial statistics, so that eval-mode outputs depend on them."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                for t, (lo, hi) in [(m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 2.0)),
-                                    (m.weight, (0.5, 1.5)), (m.bias, (-0.5, 0.5))]:
-                    t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
-
-
-def outputs_of_children(model: nn.Module, x: torch.Tensor) -> dict:
-    """The output of every top-level submodule (stem, each stage, fc) for input x."""
-    seen = {}
-    hooks = [child.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.clone()))
-             for name, child in model.named_children()]
-    seen["output"] = model(x)
-    for h in hooks:
-        h.remove()
-    return seen
 
 
 @pytest.mark.parametrize("name,expected", [("resnet18", 11_689_512), ("resnet34", 21_797_672),
                                            ("resnet50", 25_557_032), ("resnet101", 44_549_160),
                                            ("resnet152", 60_192_808)])
 def test_same_parameters_as_torchvision(name, expected):
-    # The meta device builds the structure without allocating or initialising weights.
-    with torch.device("meta"):
-        ours = BUILDERS[name]()
-        theirs = getattr(torchvision.models, name)()
-    assert layout(ours) == layout(theirs)  # same names, shapes and order
-    assert n_params(ours) == n_params(theirs) == expected
+    assert_same_structure_as_torchvision(BUILDERS[name], name, expected)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
@@ -62,7 +28,7 @@ def test_torchvision_weights_give_torchvision_outputs_stage_by_stage(name):
     ours.load_state_dict(theirs.state_dict())  # strict: every name and shape must match
     x = torch.randn(2, 3, 64, 64)  # adaptive pooling makes a small input valid
     with torch.no_grad():
-        expected, got = outputs_of_children(theirs, x), outputs_of_children(ours, x)
+        expected, got = outputs_of(theirs, dict(theirs.named_children()), x), outputs_of(ours, dict(ours.named_children()), x)
     assert got.keys() == expected.keys()
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], msg=key)
@@ -72,7 +38,7 @@ def test_torchvision_weights_give_torchvision_outputs_stage_by_stage(name):
 def test_imagenet_stage_sizes():
     with torch.device("meta"):  # shapes only: the meta device computes no values
         model = resnet18().eval()
-        out = outputs_of_children(model, torch.randn(1, 3, 224, 224))
+        out = outputs_of(model, dict(model.named_children()), torch.randn(1, 3, 224, 224))
     assert out["maxpool"].shape == (1, 64, 56, 56)
     assert out["layer4"].shape == (1, 512, 7, 7)
     assert out["output"].shape == (1, 1000)
@@ -85,7 +51,7 @@ def test_compact_versions_for_32x32_images(name, max_params):
     model = BUILDERS[name](num_classes=10, small_input=True, width=16)
     assert n_params(model) < max_params  # vs 11.7M to 25.6M at full size
     with torch.no_grad():
-        out = outputs_of_children(model.eval(), torch.randn(2, 3, 32, 32))
+        out = outputs_of(model.eval(), dict(model.named_children()), torch.randn(2, 3, 32, 32))
     assert out["layer1"].shape[-2:] == (32, 32)  # no stride in the stem
     assert out["layer4"].shape[-2:] == (4, 4)
     assert out["output"].shape == (2, 10)

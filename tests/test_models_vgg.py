@@ -5,28 +5,10 @@ import torchvision
 from torch import nn
 
 from cnnlib.models import vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from model_oracles import n_params, layout, randomize_batch_norm, assert_same_structure_as_torchvision
 
 BUILDERS = {"vgg11": vgg11, "vgg11_bn": vgg11_bn, "vgg13": vgg13, "vgg13_bn": vgg13_bn,
             "vgg16": vgg16, "vgg16_bn": vgg16_bn, "vgg19": vgg19, "vgg19_bn": vgg19_bn}
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def layout(model: nn.Module) -> list:
-    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
-
-
-def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
-    """Give every BN layer non-trivial statistics, so that eval-mode outputs depend on them."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                for t, (lo, hi) in [(m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 2.0)),
-                                    (m.weight, (0.5, 1.5)), (m.bias, (-0.5, 0.5))]:
-                    t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -34,12 +16,7 @@ def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
     ("vgg13_bn", 133_053_736), ("vgg16", 138_357_544), ("vgg16_bn", 138_365_992),
     ("vgg19", 143_667_240), ("vgg19_bn", 143_678_248)])
 def test_same_parameters_as_torchvision(name, expected):
-    # The meta device builds the structure without allocating or initialising weights.
-    with torch.device("meta"):
-        ours = BUILDERS[name]()
-        theirs = getattr(torchvision.models, name)()
-    assert layout(ours) == layout(theirs)  # same names, shapes and order
-    assert n_params(ours) == n_params(theirs) == expected
+    assert_same_structure_as_torchvision(BUILDERS[name], name, expected)
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg11_bn"])

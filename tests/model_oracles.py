@@ -1,0 +1,50 @@
+"""Helpers shared by the tests/test_models_*.py files: counting, layouts, non-trivial BN stats."""
+import torch
+from torch import nn
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def layout(model: nn.Module) -> list:
+    """Parameter and buffer names with shapes, in order: equal layouts load each other's weights."""
+    return [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
+
+
+def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
+    """Give every BN layer non-trivial statistics, so that eval-mode outputs depend on them."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                for t, (lo, hi) in [(m.running_mean, (-0.5, 0.5)), (m.running_var, (0.5, 2.0)),
+                                    (m.weight, (0.5, 1.5)), (m.bias, (-0.5, 0.5))]:
+                    t.copy_(torch.rand(t.shape, generator=g) * (hi - lo) + lo)
+
+
+def outputs_of(model: nn.Module, modules: dict, x: torch.Tensor) -> dict:
+    """The outputs of the given submodules (name -> module) for input x, and the model's."""
+    seen = {}
+    hooks = [m.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.clone()))
+             for name, m in modules.items()]
+    try:
+        seen["output"] = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def assert_same_structure_as_torchvision(build_ours, name: str, expected_params: int) -> None:
+    """Same parameter names, shapes and order as torchvision's ``name``, and the paper's count.
+
+    Both are built on the meta device: the structure without allocating or initialising weights.
+    """
+    import torchvision
+
+    with torch.device("meta"):
+        ours = build_ours()
+        theirs = getattr(torchvision.models, name)()
+    assert layout(ours) == layout(theirs)
+    assert n_params(ours) == n_params(theirs) == expected_params
