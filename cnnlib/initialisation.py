@@ -1,0 +1,283 @@
+"""Where the first weights come from (taught in the chapter "Weight initialisation").
+
+Two families, as in the course notes:
+
+- **random**: ``init_weights(model, scheme)`` draws every conv/linear weight from a normal
+  distribution whose standard deviation is fixed (``"normal"``), Glorot & Bengio's
+  ``sqrt(2 / (fan_in + fan_out))`` (``"glorot"``, AISTATS 2010) or He et al.'s ``sqrt(2 / fan_in)``
+  (``"he"``, ICCV 2015). ``conv_stack`` and ``activation_stats`` show what each does to the
+  activations of a deep stack.
+- **obtained elsewhere**: first-layer filters from unsupervised k-means on random image patches,
+  optionally PCA/ZCA-whitened (Coates, Lee & Ng, "An Analysis of Single-Layer Networks in
+  Unsupervised Feature Learning", AISTATS 2011): ``random_patches``, ``zca_whitening``,
+  ``kmeans_filters``; a fixed Gabor bank (``gabor_bank``, skimage's ``gabor_kernel``); filters
+  copied from a network trained on other data (``copy_conv``); and layers that are not trained
+  at all (``freeze``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "fans",
+    "init_std",
+    "init_weights",
+    "conv_stack",
+    "activation_stats",
+    "random_patches",
+    "zca_whitening",
+    "kmeans_filters",
+    "gabor_bank",
+    "first_conv",
+    "set_filters",
+    "copy_conv",
+    "freeze",
+]
+
+SCHEMES = ("normal", "glorot", "he")
+
+
+# --------------------------------------------------------------------------- random init
+
+
+def fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a linear (out, in) or conv (out, in/groups, kh, kw) weight.
+
+    fan_in is how many inputs each output unit sums over: in_channels * kh * kw for a conv.
+    """
+    if weight.dim() < 2:
+        raise ValueError(f"fans need a weight with at least 2 dims, got shape {tuple(weight.shape)}")
+    receptive = math.prod(weight.shape[2:])  # 1 for a linear layer
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+def init_std(weight: torch.Tensor, scheme: str, std: float = 0.01) -> float:
+    """The standard deviation ``scheme`` gives ``weight``.
+
+    - ``"normal"``: ``std``, whatever the layer's size;
+    - ``"glorot"``: ``sqrt(2 / (fan_in + fan_out))``, keeps the variance of the signal forward
+      *and* of the gradient backward, for activations that are linear around 0 (tanh);
+    - ``"he"``: ``sqrt(2 / fan_in)``, keeps the variance of the signal through ReLUs, which zero
+      half of it (hence the 2).
+    """
+    fan_in, fan_out = fans(weight)
+    if scheme == "normal":
+        return float(std)
+    if scheme == "glorot":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if scheme == "he":
+        return math.sqrt(2.0 / fan_in)
+    raise ValueError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, scheme: str, *, std: float = 0.01,
+                 generator: torch.Generator | None = None) -> nn.Module:
+    """Re-draw every Conv2d/Linear weight of ``model`` from N(0, init_std^2); zero the biases."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            sigma = init_std(module.weight, scheme, std)
+            module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * sigma)
+            if module.bias is not None:
+                module.bias.zero_()
+    return model
+
+
+def conv_stack(depth: int = 10, width: int = 64, *, in_channels: int = 3,
+               activation: str = "relu") -> nn.Sequential:
+    """``depth`` blocks of 3x3 conv (size kept, no bias) + activation: the deep stack to probe."""
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
+    if activation not in acts:
+        raise ValueError(f"unknown activation {activation!r}; use 'relu' or 'tanh'")
+    layers, channels = [], in_channels
+    for _ in range(depth):
+        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), acts[activation]()]
+        channels = width
+    return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def activation_stats(model: nn.Sequential, x: torch.Tensor) -> list[dict]:
+    """Mean and standard deviation of the output of every activation layer of ``model`` on ``x``.
+
+    One dict per activation: ``layer`` (1, 2, ...), ``mean``, ``std``. A healthy init keeps the
+    std roughly constant with depth; a too-small one makes it vanish, a too-large one explode.
+    """
+    rows = []
+    for module in model:
+        x = module(x)
+        if isinstance(module, (nn.ReLU, nn.Tanh)):
+            rows.append({"layer": len(rows) + 1, "mean": x.mean().item(), "std": x.std().item()})
+    return rows
+
+
+# --------------------------------------------------------------------------- k-means filters
+
+
+def random_patches(images: torch.Tensor, size: int, n: int, *, seed: int = 0) -> torch.Tensor:
+    """``n`` random ``size`` x ``size`` windows of ``images`` (N, C, H, W), as an (n, C, size, size) tensor."""
+    count, _, height, width = images.shape
+    if size > min(height, width):
+        raise ValueError(f"patch size {size} is larger than the images ({height}x{width})")
+    g = torch.Generator().manual_seed(seed)
+    which = torch.randint(0, count, (n,), generator=g)
+    rows = torch.randint(0, height - size + 1, (n,), generator=g)
+    cols = torch.randint(0, width - size + 1, (n,), generator=g)
+    offsets = torch.arange(size)
+    r = (rows[:, None] + offsets)[:, None, :, None]  # n, 1, size, 1
+    c = (cols[:, None] + offsets)[:, None, None, :]  # n, 1, 1, size
+    channels = torch.arange(images.shape[1])[None, :, None, None]
+    return images[which[:, None, None, None], channels, r, c]
+
+
+def zca_whitening(patches: torch.Tensor, eps: float = 0.1, *, zca: bool = True):
+    """The whitening of flattened ``patches`` (n, d): returns ``(W, mean)``.
+
+    ``(x - mean) @ W`` has (nearly) identity covariance. With ``zca=True`` W = U diag(1/sqrt(l+eps)) U^T
+    (ZCA: whitened patches still look like image patches); with ``zca=False`` it is
+    U diag(1/sqrt(l+eps)) (PCA whitening: coordinates along the principal axes). ``eps``
+    keeps the tiny eigenvalues (noise) from being blown up.
+    """
+    x = patches.reshape(len(patches), -1).double()
+    mean = x.mean(0)
+    cov = (x - mean).T @ (x - mean) / (len(x) - 1)
+    eigenvalues, u = torch.linalg.eigh(cov)
+    w = u * (1.0 / torch.sqrt(eigenvalues.clamp_min(0) + eps))  # scales column k of U
+    if zca:
+        w = w @ u.T
+    return w.float(), mean.float()
+
+
+def kmeans_filters(patches: torch.Tensor, k: int, *, whiten: str | None = "zca", eps: float = 0.1,
+                   seed: int = 0, minibatch: bool = True):
+    """First-layer filters from k-means on image patches (Coates, Lee & Ng, AISTATS 2011).
+
+    ``patches``: (n, C, s, s) float patches of *normalised* images (what the network sees).
+    Steps: remove each patch's mean brightness; whiten (``"zca"``, ``"pca"`` or ``None``);
+    cluster with scikit-learn's (MiniBatch)KMeans into ``k`` centroids. A centroid ``c`` of
+    whitened patches responds to a raw patch x with ``c . ((x - m) @ W)``, which is the linear
+    filter ``W @ c`` applied to ``x`` minus a constant: so the returned filters are ``W @ c``
+    (with their own mean removed, as the patches had theirs), scaled to unit norm.
+    Returns ``(filters (k, C, s, s), centroids (k, d))``.
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    shape = patches.shape[1:]
+    x = patches.reshape(len(patches), -1).float()
+    x = x - x.mean(1, keepdim=True)  # brightness does not define an edge
+    if whiten is None:
+        w = torch.eye(x.shape[1])
+        z = x
+    elif whiten in ("zca", "pca"):
+        w, mean = zca_whitening(x, eps, zca=whiten == "zca")
+        z = (x - mean) @ w
+    else:
+        raise ValueError(f"unknown whitening {whiten!r}; use 'zca', 'pca' or None")
+    algorithm = (MiniBatchKMeans(k, random_state=seed, n_init=3, batch_size=2048) if minibatch
+                 else KMeans(k, random_state=seed, n_init=3))
+    algorithm.fit(z.numpy())
+    centroids = torch.from_numpy(algorithm.cluster_centers_).float()
+    filters = centroids @ w.T  # each row: W @ c
+    filters = filters - filters.mean(1, keepdim=True)
+    filters = filters / filters.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return filters.reshape(k, *shape), centroids
+
+
+# --------------------------------------------------------------------------- Gabor bank
+
+
+def gabor_bank(size: int = 5, *, orientations: int = 8, frequencies=(0.25, 0.4),
+               phases=(0.0, math.pi / 2), bandwidth: float = 1.0, in_channels: int = 3) -> torch.Tensor:
+    """A fixed bank of Gabor filters, (orientations * len(frequencies) * len(phases), C, size, size).
+
+    Each filter is the real part of skimage's ``gabor_kernel(frequency, theta, bandwidth, offset=phase)``:
+    ``exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda + psi)`` with
+    ``lambda = 1/frequency`` (the course notes' equation, up to a constant factor), centred
+    and cut to ``size`` x ``size``, then made zero-mean and unit-norm. Grey filters: the same
+    kernel on every input channel.
+    """
+    from skimage.filters import gabor_kernel
+
+    kernels = []
+    for frequency in frequencies:
+        for i in range(orientations):
+            theta = math.pi * i / orientations
+            for phase in phases:
+                kernel = np.real(gabor_kernel(frequency, theta=theta, bandwidth=bandwidth, offset=phase))
+                kernels.append(_centre_crop(kernel, size))
+    bank = torch.tensor(np.stack(kernels), dtype=torch.float32)
+    bank = bank - bank.mean((1, 2), keepdim=True)
+    bank = bank / bank.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+    return bank[:, None].expand(-1, in_channels, -1, -1) / math.sqrt(in_channels)
+
+
+def _centre_crop(kernel: np.ndarray, size: int) -> np.ndarray:
+    """The central size x size part of ``kernel``, zero-padded first if it is smaller."""
+    h, w = kernel.shape
+    pad = max(0, size - min(h, w))
+    if pad:
+        kernel = np.pad(kernel, ((pad, pad), (pad, pad)))
+        h, w = kernel.shape
+    top, left = (h - size) // 2, (w - size) // 2
+    return kernel[top:top + size, left:left + size]
+
+
+# --------------------------------------------------------------------------- copy and freeze
+
+
+def first_conv(model: nn.Module) -> nn.Conv2d:
+    """The first ``nn.Conv2d`` of ``model`` (in ``modules()`` order)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            return module
+    raise ValueError("the model has no nn.Conv2d")
+
+
+@torch.no_grad()
+def set_filters(conv: nn.Conv2d, filters: torch.Tensor, *, scale: str | float = "he") -> nn.Conv2d:
+    """Put ``filters`` (up to ``conv.out_channels`` of them) into ``conv``; zero its bias.
+
+    Filters from k-means or a Gabor bank have unit norm; ``scale="he"`` rescales them to the
+    norm a He-initialised filter has on average (``sqrt(2)``), so the next layers see
+    activations of the usual size. A number scales them by that. When there are fewer filters
+    than channels, the remaining channels keep their (random) weights.
+    """
+    if filters.shape[1:] != conv.weight.shape[1:]:
+        raise ValueError(f"filters of shape {tuple(filters.shape[1:])} do not fit a conv with weights "
+                         f"{tuple(conv.weight.shape[1:])}")
+    n = min(len(filters), conv.out_channels)
+    factor = math.sqrt(2.0) if scale == "he" else float(scale)
+    conv.weight[:n] = filters[:n].to(conv.weight) * factor
+    if conv.bias is not None:
+        conv.bias.zero_()
+    return conv
+
+
+@torch.no_grad()
+def copy_conv(source: nn.Conv2d, target: nn.Conv2d) -> nn.Conv2d:
+    """Copy the weights (and bias) of ``source`` into ``target``, which must have the same shape."""
+    if source.weight.shape != target.weight.shape:
+        raise ValueError(f"cannot copy conv weights of shape {tuple(source.weight.shape)} into "
+                         f"{tuple(target.weight.shape)}")
+    target.weight.copy_(source.weight)
+    if target.bias is not None:
+        if source.bias is not None:
+            target.bias.copy_(source.bias)
+        else:
+            target.bias.zero_()
+    return target
+
+
+def freeze(*modules: nn.Module) -> None:
+    """Stop training ``modules``: their parameters get ``requires_grad=False``.
+
+    ``cnnlib.train.fit`` gives the optimizer only the parameters that still require a gradient.
+    """
+    for module in modules:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)

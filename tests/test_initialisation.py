@@ -1,0 +1,161 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnlib.initialisation import (activation_stats, conv_stack, copy_conv, fans, first_conv, freeze,
+                                   gabor_bank, init_std, init_weights, kmeans_filters, random_patches,
+                                   set_filters, zca_whitening)
+
+
+def test_fans_match_torch():
+    for weight in (torch.empty(64, 3, 5, 5), torch.empty(10, 128), torch.empty(32, 8, 3, 3)):
+        assert fans(weight) == nn.init._calculate_fan_in_and_fan_out(weight)
+
+
+def test_init_std_matches_torch_formulas():
+    w = torch.empty(256, 128, 3, 3)
+    fan_in, fan_out = 128 * 9, 256 * 9
+    assert init_std(w, "he") == pytest.approx(math.sqrt(2 / fan_in))
+    assert init_std(w, "glorot") == pytest.approx(math.sqrt(2 / (fan_in + fan_out)))
+    assert init_std(w, "normal", std=0.3) == 0.3
+    # torch's own initialisers draw with the same spread
+    torch.manual_seed(0)
+    assert nn.init.kaiming_normal_(w.clone(), nonlinearity="relu").std().item() == pytest.approx(init_std(w, "he"), rel=0.01)
+    assert nn.init.xavier_normal_(w.clone()).std().item() == pytest.approx(init_std(w, "glorot"), rel=0.01)
+    with pytest.raises(ValueError):
+        init_std(w, "lecun")
+
+
+def test_init_weights_draws_with_that_std_and_zeroes_biases():
+    model = nn.Sequential(nn.Conv2d(16, 128, 3), nn.ReLU(), nn.Linear(512, 256))
+    init_weights(model, "he", generator=torch.Generator().manual_seed(0))
+    assert model[0].weight.std().item() == pytest.approx(math.sqrt(2 / 144), rel=0.02)
+    assert model[2].weight.std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.02)
+    assert model[0].bias.abs().max() == 0 and model[2].bias.abs().max() == 0
+
+
+def test_activation_stats_follow_a_manual_forward_pass():
+    torch.manual_seed(0)
+    stack = conv_stack(depth=3, width=8, activation="tanh")
+    x = torch.randn(4, 3, 8, 8)
+    stats = activation_stats(stack, x)
+    assert [s["layer"] for s in stats] == [1, 2, 3]
+    h = x
+    for i, conv in enumerate(stack[::2]):
+        h = torch.tanh(F.conv2d(h, conv.weight, padding=1))
+        assert stats[i]["std"] == pytest.approx(h.std().item(), rel=1e-5)
+        assert stats[i]["mean"] == pytest.approx(h.mean().item(), rel=1e-4, abs=1e-6)
+
+
+def test_he_keeps_relu_activations_and_small_init_makes_them_vanish():
+    x = torch.randn(8, 3, 16, 16)
+    he = activation_stats(init_weights(conv_stack(10, 32), "he", generator=torch.Generator().manual_seed(0)), x)
+    small = activation_stats(init_weights(conv_stack(10, 32), "normal", std=0.01,
+                                          generator=torch.Generator().manual_seed(0)), x)
+    assert 0.2 < he[-1]["std"] / he[1]["std"] < 5
+    assert small[-1]["std"] < 1e-10
+
+
+def test_random_patches_are_windows_of_the_images():
+    # Every pixel value is unique, so a patch tells where it came from.
+    images = torch.arange(3 * 2 * 10 * 12, dtype=torch.float32).reshape(3, 2, 10, 12)
+    patches = random_patches(images, 4, 50, seed=1)
+    assert patches.shape == (50, 2, 4, 4)
+    for p in patches:
+        n, c, r, col = np.unravel_index(int(p[0, 0, 0]), images.shape)
+        assert c == 0
+        assert torch.equal(p, images[n, :, r:r + 4, col:col + 4])
+    assert torch.equal(patches, random_patches(images, 4, 50, seed=1))
+
+
+@pytest.mark.parametrize("zca", [True, False])
+def test_whitening_gives_identity_covariance(zca):
+    g = torch.Generator().manual_seed(0)
+    mixing = torch.randn(6, 6, generator=g)
+    x = torch.randn(20000, 6, generator=g) @ mixing + 3.0
+    w, mean = zca_whitening(x, eps=1e-9, zca=zca)
+    z = ((x - mean) @ w).numpy()
+    assert np.allclose(np.cov(z, rowvar=False), np.eye(6), atol=1e-3)
+    assert torch.allclose(mean, x.mean(0), atol=1e-4)
+    if zca:  # ZCA's matrix is symmetric: the whitened data stays closest to the original
+        assert torch.allclose(w, w.T, atol=1e-5)
+
+
+def test_kmeans_filters_find_planted_patterns():
+    # Patches are noisy copies of 3 zero-mean patterns; k-means must recover them (up to order and scale).
+    g = torch.Generator().manual_seed(0)
+    patterns = torch.randn(3, 1, 3, 3, generator=g)
+    patterns -= patterns.mean((1, 2, 3), keepdim=True)
+    which = torch.randint(0, 3, (600,), generator=g)
+    patches = 5 * patterns[which] + 0.05 * torch.randn(600, 1, 3, 3, generator=g)
+    filters, centroids = kmeans_filters(patches, 3, whiten=None, minibatch=False)
+    assert filters.shape == (3, 1, 3, 3) and centroids.shape == (3, 9)
+    unit = patterns.flatten(1) / patterns.flatten(1).norm(dim=1, keepdim=True)
+    similarity = filters.flatten(1) @ unit.T  # cosines
+    assert torch.allclose(similarity.max(0).values, torch.ones(3), atol=1e-3)
+
+
+def test_whitened_kmeans_filters_are_the_centroids_seen_through_the_whitening():
+    g = torch.Generator().manual_seed(1)
+    patches = torch.randn(3000, 2, 3, 3, generator=g).cumsum(-1)  # correlated neighbours
+    filters, centroids = kmeans_filters(patches, 4, whiten="zca", eps=0.1, seed=0)
+    x = patches.flatten(1) - patches.flatten(1).mean(1, keepdim=True)
+    w, mean = zca_whitening(x, 0.1)
+    # response of a centroid to whitened patches == response of its filter to raw patches + a constant
+    by_centroid = ((x - mean) @ w) @ centroids.T
+    by_filter = x @ filters.flatten(1).T
+    for k in range(4):
+        ratio = torch.linalg.lstsq(torch.stack([by_filter[:, k], torch.ones(len(x))], 1),
+                                   by_centroid[:, k:k + 1]).solution
+        fitted = ratio[0] * by_filter[:, k] + ratio[1]
+        assert torch.allclose(fitted, by_centroid[:, k], atol=1e-3 * by_centroid[:, k].abs().max())
+    assert torch.allclose(filters.flatten(1).norm(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_gabor_bank_is_the_notes_formula():
+    size, frequency, theta, phase = 11, 0.2, math.pi / 3, 0.5
+    bank = gabor_bank(size, orientations=3, frequencies=(frequency,), phases=(phase,), in_channels=1)
+    assert bank.shape == (3, 1, size, size)
+    # g = exp(-(x'^2 + gamma^2 y'^2)/(2 sigma^2)) cos(2 pi x'/lambda + psi), by hand
+    from skimage.filters import gabor_kernel
+    assert gabor_kernel(frequency, theta=theta).shape[0] >= size  # the crop cuts, it does not pad
+    bandwidth = 1.0
+    s = 1 / math.pi * math.sqrt(math.log(2) / 2) * (2 ** bandwidth + 1) / (2 ** bandwidth - 1) / frequency
+    y, x = np.mgrid[-5:6, -5:6]
+    xr = x * math.cos(theta) + y * math.sin(theta)
+    yr = -x * math.sin(theta) + y * math.cos(theta)
+    g = np.exp(-(xr ** 2 + yr ** 2) / (2 * s ** 2)) * np.cos(2 * math.pi * xr * frequency + phase)
+    g = g - g.mean()
+    g = g / np.linalg.norm(g)
+    assert np.allclose(bank[1, 0].numpy(), g, atol=1e-5)  # orientation index 1 = pi/3
+    assert torch.allclose(bank.flatten(1).norm(dim=1), torch.ones(3), atol=1e-5)
+    colour = gabor_bank(5, orientations=4, in_channels=3)
+    assert colour.shape == (16, 3, 5, 5)
+    assert torch.allclose(colour[:, 0], colour[:, 2])
+
+
+def test_copy_set_and_freeze():
+    torch.manual_seed(0)
+    source = nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU())
+    target = nn.Sequential(nn.Identity(), nn.Conv2d(3, 8, 5), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    conv = first_conv(target)
+    assert conv is target[1]
+    copy_conv(first_conv(source), conv)
+    x = torch.randn(2, 3, 9, 9)
+    assert torch.equal(conv(x), source[0](x))
+    with pytest.raises(ValueError):
+        copy_conv(source[0], target[3])
+    bank = gabor_bank(5, orientations=2, frequencies=(0.3,), phases=(0.0,))  # 2 filters for 8 channels
+    before = conv.weight[2:].clone()
+    set_filters(conv, bank)
+    assert torch.allclose(conv.weight[:2], bank * math.sqrt(2))
+    assert torch.equal(conv.weight[2:], before) and conv.bias.abs().max() == 0
+    freeze(conv)
+    assert not any(p.requires_grad for p in conv.parameters())
+    assert all(p.requires_grad for p in target[3].parameters())
+    with pytest.raises(ValueError):
+        first_conv(nn.Sequential(nn.Linear(2, 2)))
