@@ -99,10 +99,15 @@ def test_onecycle_schedule_warms_up_then_decays_to_zero():
         make_schedule(opt, "cosine-ish", 10)
 
 
-def test_bf16_is_not_chosen_for_narrow_nets_or_unknown_devices():
-    lenet_like = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5))
-    assert not choose_bf16(lenet_like, torch.device("cpu"))
-    assert not choose_bf16(nn.Conv2d(3, 64, 3), torch.device("mps"))
+def test_bf16_is_chosen_only_where_the_processor_does_it_natively(monkeypatch):
+    from cnnlib import train
+
+    net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5))
+    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: False)
+    assert not choose_bf16(net, torch.device("cpu"))
+    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: True)
+    assert choose_bf16(net, torch.device("cpu"))
+    assert not choose_bf16(net, torch.device("mps"))
 
 
 def test_history_prints_and_plots(tiny_dataset):
