@@ -48,3 +48,16 @@ def assert_same_structure_as_torchvision(build_ours, name: str, expected_params:
         theirs = getattr(torchvision.models, name)()
     assert layout(ours) == layout(theirs)
     assert n_params(ours) == n_params(theirs) == expected_params
+
+
+def assert_same_outputs_child_by_child(theirs: nn.Module, ours: nn.Module, x: torch.Tensor) -> dict:
+    """Load ``theirs``' weights into ``ours`` (strictly: every name and shape must match), then
+    compare the output of every top-level child and of the whole model on ``x``."""
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        expected = outputs_of(theirs, dict(theirs.named_children()), x)
+        got = outputs_of(ours, dict(ours.named_children()), x)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], msg=key)
+    return got
