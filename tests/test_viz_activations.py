@@ -67,3 +67,22 @@ def test_tracker_records_through_fit(tiny_dataset):
     expected = sparsity(activations(net, probe))["1"]
     assert tracker.rows[-1]["1"] == pytest.approx(expected)
     assert net.training  # the tracker puts the model back in training mode
+
+
+def test_layer_outputs_are_the_layer_in_eval_mode_and_restore_training():
+    from cnnlib.data import ImageDataset
+    from cnnlib.viz.activations import layer_outputs
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    data = ImageDataset(torch.randint(0, 256, (10, 1, 6, 6), dtype=torch.uint8), torch.arange(10),
+                        [str(i) for i in range(10)])
+    model.train()
+    batches = layer_outputs(model, data, "1", batch_size=4, device="cpu")
+    output, labels = next(batches)
+    assert not model.training  # batch norm uses its running statistics, as at test time
+    x = (data.images[:4].float() / 255 - data.mean[0]) / data.std[0]
+    torch.testing.assert_close(output, model[1](model[0](x)))
+    assert labels.tolist() == [0, 1, 2, 3]
+    batches.close()  # the caller stops early
+    assert model.training

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..data.loader import DeviceLoader
+
 
 def relu_layers(model: nn.Module) -> list[str]:
     """Names of the model's ``nn.ReLU`` modules, in order: the default layers to watch."""
@@ -43,6 +45,26 @@ def hooked(model: nn.Module, layers):
     finally:
         for handle in handles:
             handle.remove()
+
+
+@torch.no_grad()
+def layer_outputs(model: nn.Module, data, layer: str, *, mean=None, std=None,
+                  batch_size: int = 500, device=None):
+    """Yield ``(output of layer, labels)`` for each batch of ``data``, with the model in eval mode.
+
+    ``mean``/``std`` normalise as in training (default: the data set's own). The model's
+    training flag is restored afterwards, also when the caller stops early.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with hooked(model, [layer]) as store:
+            for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
+                model(x)
+                yield store[layer], y
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()

@@ -12,24 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.loader import DeviceLoader
-from .activations import hooked
+from .activations import layer_outputs
 
 
 @torch.no_grad()
 def codes(model: nn.Module, data, layer: str, *, mean=None, std=None, batch_size: int = 500,
           device=None):
     """The output of ``layer`` for every image of ``data``, flattened: (N × D tensor, labels)."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     features, labels = [], []
-    with hooked(model, [layer]) as store:
-        for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
-            model(x)
-            features.append(store[layer].float().flatten(1).cpu())
-            labels.append(y.cpu())
-    model.train(was_training)
+    for output, y in layer_outputs(model, data, layer, mean=mean, std=std,
+                                   batch_size=batch_size, device=device):
+        features.append(output.float().flatten(1).cpu())
+        labels.append(y.cpu())
     return torch.cat(features), torch.cat(labels)
 
 

@@ -13,9 +13,8 @@ import math
 import torch
 from torch import nn
 
-from ..data.loader import DeviceLoader
 from ..shapes import receptive_field
-from .activations import hooked
+from .activations import layer_outputs
 
 
 def field_of(model: nn.Module, layer: str):
@@ -56,20 +55,15 @@ def top_patches(model: nn.Module, layer: str, data, units, k: int = 9, *, mean=N
     border are black). ``mean``/``std`` normalise as in training (default: the data set's own).
     """
     units = [units] if isinstance(units, int) else list(units)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
     field = field_of(model, layer)
     r, j, start = (_scalar(v) for v in (field.r, field.j, field.start))
-    was_training = model.training
-    model.eval()
     values, places = [], []
-    with hooked(model, [layer]) as store:
-        for x, _ in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
-            model(x)
-            maps = store[layer][:, units].float()  # N × units × H × W
-            best, where = maps.flatten(2).max(dim=2)  # each image's peak, per unit
-            values.append(best.cpu())
-            places.append(torch.stack([where // maps.shape[3], where % maps.shape[3]], 2).cpu())
-    model.train(was_training)
+    for output, _ in layer_outputs(model, data, layer, mean=mean, std=std,
+                                   batch_size=batch_size, device=device):
+        maps = output[:, units].float()  # N × units × H × W
+        best, where = maps.flatten(2).max(dim=2)  # each image's peak, per unit
+        values.append(best.cpu())
+        places.append(torch.stack([where // maps.shape[3], where % maps.shape[3]], 2).cpu())
     values, places = torch.cat(values), torch.cat(places)  # N × units, N × units × 2
     results = {}
     for u, unit in enumerate(units):
