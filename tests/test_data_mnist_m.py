@@ -3,7 +3,6 @@ the set is reproducible, cached, and keeps MNIST's labels."""
 import torch
 
 from cnnlib.data import load_dataset, mnist_m
-from cnnlib.adapt.domains import digit_domain, resize
 from cnnlib.data import ImageDataset
 
 
@@ -79,20 +78,6 @@ def test_skimage_backgrounds_only_use_photo_pixels(monkeypatch, tmp_path):
     digits = fake_mnist(10, "train").images.expand(-1, 3, -1, -1)
     assert (built.images[digits > 0] == 255 - 90).all()
     assert (built.images[digits == 0] == 90).all()
-
-
-def test_digit_domain_resizes_and_normalises_the_same_way(monkeypatch):
-    from cnnlib.adapt import domains
-
-    usps = ImageDataset(torch.full((4, 1, 16, 16), 200, dtype=torch.uint8), torch.arange(4),
-                        [str(d) for d in range(10)], "usps", "train")
-    monkeypatch.setattr(domains, "load_dataset", lambda name, split: usps)
-    grey = digit_domain("usps", "train")
-    assert grey.images.shape == (4, 1, 28, 28) and (grey.images == 200).all()
-    assert grey.mean == (0.5,) and grey.std == (0.5,)
-    rgb = digit_domain("usps", "train", channels=3)
-    assert rgb.images.shape == (4, 3, 28, 28) and rgb.mean == (0.5, 0.5, 0.5)
-    assert resize(usps.images, 16) is usps.images
 
 
 def test_load_dataset_serves_mnist_m(monkeypatch):

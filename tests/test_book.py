@@ -1,0 +1,45 @@
+"""cnnlib.book: glue emits what myst_nb reads, the set-up banner, per-profile checkpoints."""
+import pytest
+
+from cnnlib import book
+
+
+def test_glue_emits_the_same_bundle_as_myst_nb(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display",
+                        lambda bundle, raw, metadata: shown.append((bundle, metadata)))
+    book.glue("answer", 42)
+    book.glue("seen", "text", display=True)
+    (hidden, hidden_meta), (visible, visible_meta) = shown
+    assert hidden == {"application/papermill.record/text/plain": "42"}
+    assert hidden_meta["scrapbook"] == {"name": "answer", "mime_prefix": "application/papermill.record/"}
+    assert visible == {"text/plain": "'text'"} and visible_meta["scrapbook"]["mime_prefix"] == ""
+
+
+def test_glue_matches_myst_nb_when_it_is_installed(monkeypatch):
+    glue_module = pytest.importorskip("myst_nb.ext.glue")
+    ours, theirs = [], []
+    monkeypatch.setattr("IPython.display.display", lambda b, raw, metadata: ours.append((b, metadata)))
+    book.glue("k", 3.5)
+    monkeypatch.setattr(glue_module, "ipy_display", lambda b, raw, metadata: theirs.append((b, metadata)))
+    glue_module.glue("k", 3.5, display=False)
+    assert ours == theirs
+
+
+def test_setup_prints_the_profile_and_data_source(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("CNNLIB_PROFILE", "fast")
+    monkeypatch.setenv("CNNLIB_DATA", str(tmp_path))
+    profile = book.setup("Chapter 9")
+    out = capsys.readouterr().out
+    assert profile.name == "fast"
+    assert out.startswith("Chapter 9: profile 'fast' on ") and f"offline folder {tmp_path}" in out
+
+
+def test_checkpoints_are_kept_per_profile(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
+    monkeypatch.setenv("CNNLIB_PROFILE", "fast")
+    fast = book.checkpoint_path("net")
+    monkeypatch.setenv("CNNLIB_PROFILE", "full")
+    full = book.checkpoint_path("net")
+    assert fast == tmp_path / "checkpoints" / "fast" / "net.pt"
+    assert full == tmp_path / "checkpoints" / "full" / "net.pt" and full.parent.is_dir()
