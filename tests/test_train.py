@@ -391,7 +391,7 @@ def test_fit_on_features_is_plain_gradient_descent_on_the_raw_features():
 
 
 def test_fit_trains_a_linear_classifier_on_features_with_validation():
-    # What train_linear_classifier did (its test: separable blobs reach 100%), now through fit.
+    # Features with a validation pair; evaluate takes a pair too.
     features, labels = blobs()
     val = blobs(n=90, seed=0)  # same centres, since the centres come first from the generator
     torch.manual_seed(0)
