@@ -385,11 +385,10 @@ def run_settings(model, train, val, *, device, bf16, channels_last, optimizer, a
     Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
     which has no memory addresses, so the same call gives the same settings in a new session.
     """
-    return {"model": model_fingerprint(model), "train": data_fingerprint(train),
+    train_fingerprint = data_fingerprint(train)
+    return {"model": model_fingerprint(model), "train": train_fingerprint,
             "val": data_fingerprint(val), **hyper, "optimizer": stable_repr(optimizer),
-            "augment": stable_repr(augment),
-            "train_size": len(train[1] if is_features(train) and not isinstance(train, TensorLoader)
-                              else train.labels),
+            "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
             # recorded, not compared (NOT_COMPARED):
             "device": describe_device(device), "precision": "bf16" if bf16 else "fp32",
             "bf16": bf16, "channels_last": channels_last}
