@@ -315,7 +315,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     - and it cannot be read as a checkpoint: :class:`CheckpointError` names the file.
 
     Device and precision (bf16) are recorded but not compared: a run may be resumed on
-    another machine. Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
+    another machine. Nor are the model's initial weights: they depend on the random state
+    when the model was built, so comparing them would refuse a rerun of the same cell. Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
     wrong number of outputs, a float64 model, channels-last uint8 images) is a ValueError
     that says what to do.
     """
