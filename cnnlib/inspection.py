@@ -99,11 +99,15 @@ def watch(model: nn.Module, *, before: Callable | None = None, after: Callable |
 
 @contextmanager
 def record_outputs(model: nn.Module, layers: Iterable[str]):
-    """Within the block, ``store[name]`` holds the latest output of each named layer (detached)."""
+    """Within the block, ``store[name]`` holds the latest output of each named layer.
+
+    Each output is detached and *copied*: a later in-place layer (``nn.ReLU(inplace=True)``, as in
+    torchvision's models) would otherwise overwrite what was recorded.
+    """
     store: dict[str, Any] = {}
 
     def keep(name, module, output):
-        store[name] = output.detach() if isinstance(output, torch.Tensor) else output
+        store[name] = output.detach().clone() if isinstance(output, torch.Tensor) else output
 
     with watch(model, after=keep, layers=layers):
         yield store
