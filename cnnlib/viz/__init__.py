@@ -13,7 +13,7 @@ own model:
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
-from .attribution import Occlusion, Saliency, saliency_map
+from .attribution import Occlusion, Saliency, TargetError, saliency_map
 from .embedding import codes, plot_embedding, thumbnail_map, tsne
 from .filters import colour_fraction, filter_grid, show_filters
 from .gabor import (gabor, gabor_bank, gabor_explorer, gabor_likeness, show_gabor_family,
@@ -22,7 +22,7 @@ from .patches import top_patches, show_top_patches
 
 __all__ = [
     "SparsityTracker", "activations", "channel_max", "dead_channels", "relu_layers",
-    "show_feature_maps", "sparsity", "Occlusion", "Saliency", "saliency_map", "codes",
+    "show_feature_maps", "sparsity", "Occlusion", "Saliency", "TargetError", "saliency_map", "codes",
     "plot_embedding", "thumbnail_map", "tsne", "colour_fraction", "filter_grid", "show_filters", "gabor",
     "gabor_bank", "gabor_explorer", "gabor_likeness", "show_gabor_family", "shuffle_pixels",
     "skimage_args",
