@@ -65,6 +65,8 @@ def _modules_named(model: nn.Module, names: Iterable[str] | None) -> dict[str, n
     modules = dict(model.named_modules())
     if names is None:
         return modules
+    if isinstance(names, str):  # list("conv1") would be five one-letter names
+        raise UnknownLayerError(f"layers must be a list of names, e.g. [{names!r}], not the string {names!r}")
     names = list(names)
     missing = [name for name in names if name not in modules]
     if missing:

@@ -327,6 +327,9 @@ def test_record_outputs_keeps_the_latest_and_names_unknown_layers():
         with record_outputs(net, ["conv9"]):
             pass
     assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+    with pytest.raises(UnknownLayerError, match=r"a list of names, e.g. \['0'\]"):
+        with record_outputs(net, "0"):
+            pass
 
 
 def test_evaluating_restores_each_flag_and_count_params_counts_shared_once():
