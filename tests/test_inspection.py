@@ -320,9 +320,12 @@ def test_record_outputs_keeps_the_latest_and_names_unknown_layers():
     assert torch.equal(store["1"], y) and torch.equal(store["0"], net[0](x))
     assert not store["1"].requires_grad
     in_place = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True))
+    with torch.no_grad():
+        in_place[0].weight.copy_(torch.eye(2))
+        in_place[0].bias.zero_()
     with record_outputs(in_place, ["0"]) as store:
         in_place(x)
-    assert torch.equal(store["0"], in_place[0](x)) and (store["0"] < 0).any()  # before the ReLU
+    assert store["0"].tolist() == [[1.0, -1.0]]  # as the linear layer returned it, before the ReLU
     with pytest.raises(UnknownLayerError, match=r"no layer named 'conv9'; pick one of \['0', '1'\]") as info:
         with record_outputs(net, ["conv9"]):
             pass
