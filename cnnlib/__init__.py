@@ -6,7 +6,8 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.data``     data sets, batches kept on the device, batched augmentation
 - ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``
   (``cnnlib.history``: ``History``; ``cnnlib.checkpoint``: checkpoints that record their settings)
-- ``cnnlib.shapes``   conv arithmetic, receptive fields, ``summary``                chapter 1
+- ``cnnlib.shapes``   conv arithmetic, receptive fields                             chapter 1
+- ``cnnlib.inspection`` the one forward-hook walker, ``summary``, ``count_params``  chapters 1, 6-9
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
 - ``cnnlib.initialisation`` init scales, k-means and Gabor first-layer filters    chapter 2
 - ``cnnlib.augment``  batched zoom, rotation, distortion, hue shift                 chapter 5

@@ -1,4 +1,4 @@
-"""Small helpers for the chapters' notebooks: the set-up banner and ``glue``.
+"""Small helpers for the chapters' notebooks: the set-up banner, ``glue`` and ``spread``.
 
 ``glue`` puts a computed value into the prose of the HTML book (``{glue:text}`key```), so the
 text never states a number that no cell computed. It emits the same display bundle as
@@ -26,6 +26,17 @@ def glue(name: str, value, display: bool = False) -> None:
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + kind: data for kind, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def spread(values, digits: int = 3) -> str:
+    """Several runs' results (e.g. one accuracy per seed) as ``'0.912 ± 0.004'``: their mean and
+    standard deviation (with n - 1, an estimate from a sample); just the mean for a single run."""
+    values = torch.as_tensor(values)
+    if values.numel() == 0:
+        raise ValueError("spread() got no values: give the results of at least one run")
+    values = values if values.is_floating_point() else values.double()
+    mean = f"{values.mean():.{digits}f}"
+    return mean if values.numel() == 1 else f"{mean} ± {values.std():.{digits}f}"
 
 
 def setup(chapter: str = ""):

@@ -10,17 +10,17 @@ Two families, as in the course notes:
 - **obtained elsewhere**: first-layer filters from unsupervised k-means on random image patches,
   optionally PCA/ZCA-whitened (Coates, Lee & Ng, "An Analysis of Single-Layer Networks in
   Unsupervised Feature Learning", AISTATS 2011): ``random_patches``, ``zca_whitening``,
-  ``kmeans_filters``; a fixed Gabor bank (``gabor_bank``, skimage's ``gabor_kernel``); filters
+  ``kmeans_filters``; a fixed Gabor bank (``gabor_bank``, the notes' equation ``gabor``); filters
   copied from a network trained on other data (``copy_conv``); and layers that are not trained
   at all (``freeze``).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -32,7 +32,10 @@ __all__ = [
     "random_patches",
     "zca_whitening",
     "kmeans_filters",
+    "gabor",
     "gabor_bank",
+    "gabor_parameters",
+    "sigma_from_bandwidth",
     "first_conv",
     "set_filters",
     "copy_conv",
@@ -191,40 +194,71 @@ def kmeans_filters(patches: torch.Tensor, k: int, *, whiten: str | None = "zca",
 # --------------------------------------------------------------------------- Gabor bank
 
 
-def gabor_bank(size: int = 5, *, orientations: int = 8, frequencies=(0.25, 0.4),
-               phases=(0.0, math.pi / 2), bandwidth: float = 1.0, in_channels: int = 3) -> torch.Tensor:
-    """A fixed bank of Gabor filters, (orientations * len(frequencies) * len(phases), C, size, size).
+def gabor(size, wavelength: float, theta: float = 0.0, phase: float = 0.0, sigma: float = 2.0,
+          gamma: float = 1.0) -> np.ndarray:
+    """The course notes' Gabor function on a centred ``size`` x ``size`` grid (``size`` may be
+    ``(rows, cols)``)::
 
-    Each filter is the real part of skimage's ``gabor_kernel(frequency, theta, bandwidth, offset=phase)``:
-    ``exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda + psi)`` with
-    ``lambda = 1/frequency`` (the course notes' equation, up to a constant factor), centred
-    and cut to ``size`` x ``size``, then made zero-mean and unit-norm. Grey filters: the same
-    kernel on every input channel.
+        g(x, y) = exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) * cos(2 pi x' / wavelength + phase)
+        x' = x cos(theta) + y sin(theta),   y' = -x sin(theta) + y cos(theta)
+
+    with x running to the right and y *down* (image rows), as in skimage's ``gabor_kernel``.
     """
-    from skimage.filters import gabor_kernel
+    rows, cols = (size, size) if isinstance(size, int) else size
+    y, x = np.meshgrid(np.arange(rows) - (rows - 1) / 2, np.arange(cols) - (cols - 1) / 2, indexing="ij")
+    x_rot = x * math.cos(theta) + y * math.sin(theta)
+    y_rot = -x * math.sin(theta) + y * math.cos(theta)
+    envelope = np.exp(-(x_rot**2 + gamma**2 * y_rot**2) / (2 * sigma**2))
+    return envelope * np.cos(2 * math.pi * x_rot / wavelength + phase)
 
-    kernels = []
-    for frequency in frequencies:
-        for i in range(orientations):
-            theta = math.pi * i / orientations
-            for phase in phases:
-                kernel = np.real(gabor_kernel(frequency, theta=theta, bandwidth=bandwidth, offset=phase))
-                kernels.append(_centre_crop(kernel, size))
-    bank = torch.tensor(np.stack(kernels), dtype=torch.float32)
-    bank = bank - bank.mean((1, 2), keepdim=True)
+
+def sigma_from_bandwidth(frequency: float, bandwidth: float = 1.0) -> float:
+    """skimage's default envelope width: sigma for a half-response bandwidth in octaves."""
+    return math.sqrt(math.log(2) / 2) / math.pi * (2**bandwidth + 1) / (2**bandwidth - 1) / frequency
+
+
+def gabor_parameters(*, wavelengths=(4.0, 2.5), orientations: int = 8, phases=(0.0, math.pi / 2),
+                     sigmas=None, gammas=(1.0,), bandwidth: float = 1.0) -> list[dict]:
+    """The symbols ``(wavelength, theta, phase, sigma, gamma)`` of every filter of ``gabor_bank``
+    with the same settings, in the bank's order: every combination of the given wavelengths,
+    ``orientations`` angles evenly spaced in [0, pi), phases, sigmas and gammas.
+
+    ``sigmas=None`` uses skimage's default for each wavelength: the envelope of a filter whose
+    half-response bandwidth is ``bandwidth`` octaves (``sigma_from_bandwidth``).
+    """
+    for name, values in (("wavelengths", wavelengths), ("phases", phases), ("gammas", gammas)):
+        if len(values) == 0:
+            raise ValueError(f"{name} is empty: give at least one value")
+    if orientations < 1:
+        raise ValueError(f"orientations must be at least 1, got {orientations}")
+    thetas = [math.pi * i / orientations for i in range(orientations)]
+    params = []
+    for wavelength, theta, phase in itertools.product(wavelengths, thetas, phases):
+        envelopes = sigmas if sigmas is not None else [sigma_from_bandwidth(1 / wavelength, bandwidth)]
+        for sigma, gamma in itertools.product(envelopes, gammas):
+            params.append(dict(wavelength=wavelength, theta=theta, phase=phase, sigma=sigma, gamma=gamma))
+    return params
+
+
+def gabor_bank(size: int = 5, *, wavelengths=(4.0, 2.5), orientations: int = 8, phases=(0.0, math.pi / 2),
+               sigmas=None, gammas=(1.0,), bandwidth: float = 1.0, in_channels: int = 1) -> torch.Tensor:
+    """A fixed bank of Gabor filters, shaped like a conv weight: ``(n, in_channels, size, size)``.
+
+    Filter ``i`` is ``gabor(size, **gabor_parameters(...)[i])`` with the same settings (the
+    course notes' equation; the real part of skimage's ``gabor_kernel(1/wavelength, theta,
+    sigma_x=sigma, sigma_y=sigma/gamma, offset=phase)`` up to a constant factor), made zero-mean
+    and unit-norm. With ``in_channels > 1`` it is the same grey filter on every input channel,
+    scaled so the whole filter still has unit norm.
+
+    Phases only up to pi are needed for a likeness score: phase + pi is the same filter with the
+    sign flipped.
+    """
+    params = gabor_parameters(wavelengths=wavelengths, orientations=orientations, phases=phases,
+                              sigmas=sigmas, gammas=gammas, bandwidth=bandwidth)
+    bank = torch.tensor(np.stack([gabor(size, **p) for p in params]), dtype=torch.float32)
+    bank = bank - bank.mean((1, 2), keepdim=True)  # a flat offset is not a pattern
     bank = bank / bank.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
     return bank[:, None].expand(-1, in_channels, -1, -1) / math.sqrt(in_channels)
-
-
-def _centre_crop(kernel: np.ndarray, size: int) -> np.ndarray:
-    """The central size x size part of ``kernel``, zero-padded first if it is smaller."""
-    h, w = kernel.shape
-    pad = max(0, size - min(h, w))
-    if pad:
-        kernel = np.pad(kernel, ((pad, pad), (pad, pad)))
-        h, w = kernel.shape
-    top, left = (h - size) // 2, (w - size) // 2
-    return kernel[top:top + size, left:left + size]
 
 
 # --------------------------------------------------------------------------- copy and freeze

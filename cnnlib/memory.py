@@ -4,7 +4,7 @@ Taught in the VGG chapter, which checks the lecture notes' "24M activations x 4 
 image" for VGG-16. Two measurements, because "memory" can mean two things:
 
 - ``activation_counts``: the number of values each layer *outputs* in one forward pass, found
-  with forward hooks (what hand-made tables like CS231n's add up);
+  with forward hooks (``cnnlib.inspection.watch``; what hand-made tables like CS231n's add up);
 - ``saved_for_backward``: the bytes autograd actually keeps for the backward pass, found with
   ``torch.autograd.graph.saved_tensors_hooks`` (what training really needs).
 """
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .inspection import evaluating, leaf_names, watch
 
 __all__ = ["LayerActivation", "activation_counts", "saved_for_backward"]
 
@@ -38,25 +40,12 @@ def activation_counts(model: nn.Module, input_size, *, include=None) -> list[Lay
     """
     records: list[LayerActivation] = []
 
-    def make_hook(name):
-        def hook(module, args, output):
-            if isinstance(output, torch.Tensor) and (include is None or isinstance(module, include)):
-                records.append(LayerActivation(name, type(module).__name__, tuple(output.shape[1:]),
-                                               output[0].numel()))
-        return hook
+    def record(name, module, output):
+        if isinstance(output, torch.Tensor) and (include is None or isinstance(module, include)):
+            records.append(LayerActivation(name, type(module).__name__, tuple(output.shape[1:]), output[0].numel()))
 
-    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in leaves]
-    training = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_size))
-    finally:
-        for handle in handles:
-            handle.remove()
-        for m, flag in training.items():
-            m.training = flag
+    with evaluating(model), watch(model, after=record, layers=leaf_names(model)), torch.no_grad():
+        model(torch.zeros(1, *input_size))
     return records
 
 

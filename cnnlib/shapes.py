@@ -1,39 +1,35 @@
-"""Conv arithmetic, receptive fields and ``summary`` (taught in chapter 1, "Designing conv
-layers"; used by the architectures chapters).
-
-Three tools, from pencil-and-paper to a real model:
+"""Conv arithmetic and receptive fields (taught in chapter 1, "Designing conv layers"; used by
+the architectures chapters). Pencil-and-paper tools; ``cnnlib.inspection.summary`` applies them
+to a real model.
 
 - ``conv_output_size`` and ``tiles``: the output size of one conv or pooling layer,
   ``floor((size + 2P - dilation*(F-1) - 1) / S) + 1`` exactly as PyTorch computes it, and
   whether the window *tiles* the padded input (nothing is dropped at the far edge).
 - ``receptive_field``: how many input pixels one output unit of a stack of layers sees,
   with the standard recurrence ``r_out = r_in + (k_eff-1)*j_in``, ``j_out = j_in*s``.
-- ``summary``: a per-layer table (output shape, parameters) of any ``nn.Module``, measured
-  with a real forward pass, not guessed from the layer list. ``strict=True`` also checks
-  the course notes' rule that "all layers tile up properly".
-
-Shapes in a ``Summary`` leave out the batch dimension, e.g. ``(96, 55, 55)``.
+- ``tiling_problem``: why one layer does not tile the input it receives, in words (what
+  ``summary(..., strict=True)`` reports for the course notes' rule that "all layers tile up
+  properly").
 """
 from __future__ import annotations
 
-import html
 import operator
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence, Union
+from collections.abc import Iterator, Sequence
+from typing import Any, Union
 
 import torch
 from torch import nn
 
+from .tables import html_table, text_table
+
 __all__ = [
-    "ForwardError",
     "ReceptiveField",
     "ReceptiveFieldRow",
-    "Summary",
-    "SummaryRow",
     "conv_output_size",
     "receptive_field",
-    "summary",
     "tiles",
+    "tiling_problem",
 ]
 
 IntOrTuple = Union[int, "tuple[int, ...]"]
@@ -242,12 +238,12 @@ class ReceptiveField:
         return cells
 
     def __str__(self) -> str:
-        return _text_table(self._COLUMNS, self._cells(), right=range(2, 9), footer=[f"Receptive field: {self.size}"])
+        return text_table(self._COLUMNS, self._cells(), right=range(2, 9), footer=[f"Receptive field: {self.size}"])
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return _html_table(self._COLUMNS, self._cells(), right=range(2, 9), footer=[f"Receptive field: {self.size}"])
+        return html_table(self._COLUMNS, self._cells(), right=range(2, 9), footer=[f"Receptive field: {self.size}"])
 
 
 def _module_layer(module: nn.Module) -> tuple[int, tuple, tuple, tuple, tuple]:
@@ -339,120 +335,12 @@ def receptive_field(layers) -> ReceptiveField:
     return ReceptiveField(rows)
 
 
-# --------------------------------------------------------------------------- summary
+# --------------------------------------------------------------------------- tiling
 
 
-class ForwardError(RuntimeError):
-    """The forward pass inside ``summary`` failed; the message names the layer.
-
-    ``.layer`` is the dotted module name (``''`` for the model itself), ``.layer_type`` its
-    class name and ``.input_shape`` the shape(s) it received, batch dimension included. The
-    original error is chained as ``__cause__``.
-    """
-
-    def __init__(self, message: str, layer: str, layer_type: str, input_shape):
-        super().__init__(message)
-        self.layer, self.layer_type, self.input_shape = layer, layer_type, input_shape
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """One call of a layer: ``name`` (dotted module path, ``''`` for the model itself),
-    ``type`` (class name), ``output_shape`` (without the batch dimension; a tuple of shapes
-    for a layer returning several tensors, ``None`` for one returning no tensor), ``params``
-    (parameters the module owns directly and that no earlier row counted) and ``call``
-    (1, or 2, 3, ... when the same module is called again)."""
-
-    name: str
-    type: str
-    output_shape: Any
-    params: int
-    call: int = 1
-
-
-@dataclass(frozen=True, repr=False)
-class Summary:
-    """What ``summary`` returns: ``.rows`` (one ``SummaryRow`` per layer call, in the order
-    the layers were entered), ``.total_params``, ``.trainable_params``, ``.input_size`` and
-    ``.output_shape`` (the model's output, without the batch dimension).
-
-    ``print(s)`` gives a fixed-width table; Jupyter shows an HTML table.
-    """
-
-    rows: tuple
-    input_size: Any
-    output_shape: Any
-    total_params: int
-    trainable_params: int
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.total_params - self.trainable_params
-
-    _COLUMNS = ("Layer", "Type", "Output shape", "Param #")
-
-    def _cells(self) -> list[list[str]]:
-        cells = []
-        for row in self.rows:
-            name = row.name or "(model)"
-            if row.call > 1:
-                name += f" (call {row.call})"
-            cells.append([name, row.type, _shape_text(row.output_shape), f"{row.params:,}"])
-        return cells
-
-    def _footer(self) -> list[str]:
-        lines = [
-            f"Input size: {_shape_text(self.input_size)} (shapes leave out the batch dimension)",
-            f"Output shape: {_shape_text(self.output_shape)}",
-            f"Total params: {self.total_params:,}",
-            f"Trainable params: {self.trainable_params:,}",
-            f"Non-trainable params: {self.non_trainable_params:,}",
-        ]
-        unused = self.total_params - sum(row.params for row in self.rows)
-        if unused:
-            lines.append(f"Params of modules the forward pass never called: {unused:,}")
-        return lines
-
-    def __str__(self) -> str:
-        return _text_table(self._COLUMNS, self._cells(), right=[3], footer=self._footer())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return _html_table(self._COLUMNS, self._cells(), right=[3], footer=self._footer())
-
-
-def _shape_of(output, skip: int = 1):
-    """Shape without the batch dimension (``skip=0``: with it); nested tuples for several tensors."""
-    if isinstance(output, torch.Tensor):
-        return tuple(output.shape[skip:])
-    if isinstance(output, (tuple, list)):
-        return tuple(_shape_of(o, skip) for o in output)
-    if isinstance(output, dict):
-        return {k: _shape_of(v, skip) for k, v in output.items()}
-    return None
-
-
-def _shape_text(shape) -> str:
-    if shape is None:
-        return "-"
-    if isinstance(shape, list):  # several input sizes
-        return ", ".join(_shape_text(s) for s in shape)
-    return repr(shape)
-
-
-def _input_shapes(args, kwargs):
-    """Full shapes (batch included) of the tensors a module received, for error messages."""
-    shapes = [tuple(a.shape) for a in list(args) + list(kwargs.values()) if isinstance(a, torch.Tensor)]
-    return shapes[0] if len(shapes) == 1 else tuple(shapes)
-
-
-def _label(name: str, module: nn.Module) -> str:
-    return f"layer {name!r} ({type(module).__name__})" if name else f"the model ({type(module).__name__})"
-
-
-def _tiling_problem(name: str, module: nn.Module, x: torch.Tensor) -> str | None:
-    """Why ``module`` does not tile input ``x``, or None if it does (or cannot tell)."""
+def tiling_problem(name: str, module: nn.Module, x: torch.Tensor) -> str | None:
+    """Why conv or pooling layer ``module`` (called ``name``) does not tile its input ``x`` (batch
+    dimension included), as a sentence that says what to change; None if it does (or cannot tell)."""
     n, kernel, stride, padding, dilation = _module_layer(module)
     if padding == "same" or x.dim() < n:  # 'same' means stride 1: always tiles
         return None
@@ -473,7 +361,7 @@ def _tiling_problem(name: str, module: nn.Module, x: torch.Tensor) -> str | None
         covered = (out - 1) * s + span
         unit = _UNIT_NAMES[dim_name]
 
-        def count(m):
+        def count(m, unit=unit):
             return f"{m} {unit}" + ("s" if m != 1 else "")
 
         if covered > padded:  # ceil_mode: nothing dropped, but the last window hangs over
@@ -487,165 +375,16 @@ def _tiling_problem(name: str, module: nn.Module, x: torch.Tensor) -> str | None
     return None
 
 
-class _NotTiling(Exception):
-    """Raised inside the forward pass by strict mode; turned into a ValueError outside it."""
+# --------------------------------------------------------------------------- old import path
+
+_MOVED_TO_INSPECTION = {"ForwardError", "Summary", "SummaryRow", "summary"}
 
 
-def _normalise_input_size(input_size):
-    """``(3, 32, 32)`` -> ``[(3, 32, 32)]``, a list of sizes stays a list; and whether it was one."""
-    if isinstance(input_size, int):
-        input_size = (input_size,)
-    several = len(input_size) > 0 and all(isinstance(s, (tuple, list, torch.Size)) for s in input_size)
-    sizes = [tuple(s) for s in input_size] if several else [tuple(input_size)]
-    for size in sizes:
-        for v in size:
-            if isinstance(v, bool) or _as_int(v, "input_size") < 1:
-                raise ValueError(f"input_size entries must be positive ints, got {input_size!r}")
-    return [tuple(int(v) for v in s) for s in sizes], several
+def __getattr__(name: str):
+    """``from cnnlib.shapes import summary`` still works for chapters written before ``summary``
+    moved to ``cnnlib.inspection``. Looked up lazily: inspection builds on this module."""
+    if name in _MOVED_TO_INSPECTION:
+        from . import inspection
 
-
-def summary(
-    model: nn.Module,
-    input_size,
-    *,
-    strict: bool = False,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-    batch_size: int = 1,
-) -> Summary:
-    """Per-layer output shapes and parameter counts of ``model``, from a real forward pass.
-
-    ``input_size`` leaves out the batch dimension, e.g. ``(3, 224, 224)``; give a list of
-    sizes for a model that takes several inputs. A batch of ``batch_size`` random inputs of
-    ``dtype`` is made on ``device`` (default: where the model's parameters are; the model is
-    not moved) and passed through the model in eval mode under ``torch.no_grad()``. Each
-    module's own training flag is restored afterwards, and the hooks are always removed.
-
-    There is one row per call of a leaf module (or of a module that owns parameters itself),
-    so a module called twice appears twice. Each parameter is counted once, in the first
-    row of the module that owns it, so the rows add up to ``total_params`` when every module
-    is called.
-
-    If the forward pass fails, a ``ForwardError`` names the layer that failed, its type and
-    the input shape it received, chained from the original error. With ``strict=True`` a
-    ``ValueError`` names the first conv or pooling layer whose window does not tile its input
-    (``tiles``); a pooling layer with ``ceil_mode=True`` that has to round up counts as not
-    tiling too, since its last window hangs over the edge.
-    """
-    sizes, several = _normalise_input_size(input_size)
-    if device is None:
-        first = next(iter(list(model.parameters()) + list(model.buffers())), None)
-        device = first.device if first is not None else torch.device("cpu")
-    # Our own generator: a summary should not change the user's random stream.
-    generator = torch.Generator().manual_seed(0)
-    inputs = [
-        (torch.randn((batch_size, *s), generator=generator, dtype=dtype) if dtype.is_floating_point
-         else torch.zeros((batch_size, *s), dtype=dtype)).to(device)
-        for s in sizes
-    ]
-
-    rows: list[dict] = []
-    active: list[tuple[str, nn.Module, Any, dict | None]] = []  # modules entered, not yet left
-    last_left: list = [None]  # the most recent row-module to finish, for errors between layers
-    calls: dict[int, int] = {}
-    counted: set[int] = set()  # ids of parameters already counted in a row
-
-    def owns_a_row(module):
-        has_children = next(module.children(), None) is not None
-        return not has_children or next(module.parameters(recurse=False), None) is not None
-
-    def make_hooks(name, module):
-        def pre_hook(module, args, kwargs):
-            row = None
-            if strict and isinstance(module, _CONVS + _POOLS) and args and isinstance(args[0], torch.Tensor):
-                problem = _tiling_problem(name, module, args[0])
-                if problem:
-                    raise _NotTiling(problem)
-            if owns_a_row(module):
-                calls[id(module)] = calls.get(id(module), 0) + 1
-                params = [p for p in module.parameters(recurse=False) if id(p) not in counted]
-                counted.update(id(p) for p in params)
-                row = {"name": name, "type": type(module).__name__, "output_shape": None,
-                       "params": sum(p.numel() for p in params), "call": calls[id(module)]}
-                rows.append(row)
-            active.append((name, module, _input_shapes(args, kwargs), row))
-
-        def hook(module, args, output):
-            # Pop down to this module's entry (a child that failed inside a try/except stays behind).
-            while active and active[-1][1] is not module:
-                active.pop()
-            if active:
-                entry = active.pop()
-                if entry[3] is not None:
-                    entry[3]["output_shape"] = _shape_of(output)
-                    last_left[0] = (name, module, _shape_of(output, skip=0))
-
-        return pre_hook, hook
-
-    training = {module: module.training for module in model.modules()}
-    handles = []
-    try:
-        for name, module in model.named_modules():
-            pre_hook, hook = make_hooks(name, module)
-            handles.append(module.register_forward_pre_hook(pre_hook, with_kwargs=True))
-            handles.append(module.register_forward_hook(hook))
-        model.eval()  # no dropout, and batch norm uses (and does not update) its running stats
-        with torch.no_grad():
-            try:
-                output = model(*inputs)
-            except _NotTiling as problem:
-                raise ValueError(str(problem)) from None
-            except Exception as err:
-                if not active:
-                    raise
-                name, module, shape, row = active[-1]
-                message = f"the forward pass failed in {_label(name, module)} on its input of shape {shape}"
-                has_children = next(module.children(), None) is not None
-                if has_children and last_left[0] is not None:  # failed in a container's own code
-                    done_name, done_module, done_shape = last_left[0]
-                    message += f", after {_label(done_name, done_module)} returned shape {done_shape}"
-                message += f" (batch dimension included): {type(err).__name__}: {err}"
-                raise ForwardError(message, name, type(module).__name__, shape) from err
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, flag in training.items():
-            module.training = flag
-
-    return Summary(
-        rows=tuple(SummaryRow(**row) for row in rows),
-        input_size=sizes if several else sizes[0],
-        output_shape=_shape_of(output),
-        total_params=sum(p.numel() for p in model.parameters()),
-        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-    )
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _text_table(columns, cells, right, footer) -> str:
-    """A fixed-width table: columns as wide as their widest cell, ``right`` ones right-aligned."""
-    right = set(right)
-    widths = [max(len(str(c)) for c in [title] + [row[i] for row in cells]) for i, title in enumerate(columns)]
-
-    def line(values):
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    body = [line(columns), rule] + [line(row) for row in cells] + [rule.replace("-", "=")]
-    return "\n".join(body + list(footer))
-
-
-def _html_table(columns, cells, right, footer) -> str:
-    right = set(right)
-
-    def cell(tag, i, value):
-        style = ' style="text-align:right"' if i in right else ' style="text-align:left"'
-        return f"<{tag}{style}>{html.escape(value)}</{tag}>"
-
-    head = "".join(cell("th", i, c) for i, c in enumerate(columns))
-    body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in cells)
-    notes = "<br>".join(html.escape(line) for line in footer)
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p style=\"font-family:monospace\">{notes}</p>")
+        return getattr(inspection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,8 @@
 import torch
 from torch import nn
 
+from cnnlib.inspection import record_outputs
+
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
@@ -25,15 +27,10 @@ def randomize_batch_norm(model: nn.Module, seed: int = 0) -> None:
 
 def outputs_of(model: nn.Module, modules: dict, x: torch.Tensor) -> dict:
     """The outputs of the given submodules (name -> module) for input x, and the model's."""
-    seen = {}
-    hooks = [m.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.clone()))
-             for name, m in modules.items()]
-    try:
-        seen["output"] = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return seen
+    full_name = {id(module): name for name, module in model.named_modules()}  # key -> model's own name
+    with record_outputs(model, [full_name[id(m)] for m in modules.values()]) as seen:
+        output = model(x)
+    return {**{key: seen[full_name[id(m)]] for key, m in modules.items()}, "output": output}
 
 
 def assert_same_structure_as_torchvision(build_ours, name: str, expected_params: int) -> None:

@@ -1,5 +1,6 @@
 """cnnlib.book: glue emits what myst_nb reads, the set-up banner, per-profile checkpoints."""
 import pytest
+import torch
 
 from cnnlib import book
 
@@ -43,3 +44,13 @@ def test_checkpoints_are_kept_per_profile(monkeypatch, tmp_path):
     full = book.checkpoint_path("net")
     assert fast == tmp_path / "checkpoints" / "fast" / "net.pt"
     assert full == tmp_path / "checkpoints" / "full" / "net.pt" and full.parent.is_dir()
+
+
+def test_spread_is_mean_and_sample_std():
+    spread = book.spread
+    assert spread([0.5, 0.7]) == "0.600 ± 0.141"  # std with n - 1: sqrt(0.02) = 0.1414
+    assert spread(torch.tensor([0.25, 0.25, 0.25]), digits=2) == "0.25 ± 0.00"
+    assert spread([1, 2, 3, 4]) == "2.500 ± 1.291"  # ints are fine
+    assert spread([0.9]) == "0.900"  # one run: no spread to show
+    with pytest.raises(ValueError, match="at least one run"):
+        spread([])

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlib.initialisation import (activation_stats, conv_stack, copy_conv, fans, first_conv, freeze,
-                                   gabor_bank, init_std, init_weights, kmeans_filters, random_patches,
-                                   set_filters, zca_whitening)
+                                   gabor_bank, gabor_parameters, init_std, init_weights, kmeans_filters,
+                                   random_patches, set_filters, zca_whitening)
 
 
 def test_fans_match_torch():
@@ -116,26 +116,56 @@ def test_whitened_kmeans_filters_are_the_centroids_seen_through_the_whitening():
     assert torch.allclose(filters.flatten(1).norm(dim=1), torch.ones(4), atol=1e-5)
 
 
-def test_gabor_bank_is_the_notes_formula():
-    size, frequency, theta, phase = 11, 0.2, math.pi / 3, 0.5
-    bank = gabor_bank(size, orientations=3, frequencies=(frequency,), phases=(phase,), in_channels=1)
-    assert bank.shape == (3, 1, size, size)
-    # g = exp(-(x'^2 + gamma^2 y'^2)/(2 sigma^2)) cos(2 pi x'/lambda + psi), by hand
+def _skimage_filter(size, wavelength, theta, phase, sigma=None, gamma=1.0, bandwidth=1.0):
+    """Oracle: the real part of skimage's gabor_kernel, centre size x size, zero-mean, unit-norm."""
     from skimage.filters import gabor_kernel
-    assert gabor_kernel(frequency, theta=theta).shape[0] >= size  # the crop cuts, it does not pad
-    bandwidth = 1.0
-    s = 1 / math.pi * math.sqrt(math.log(2) / 2) * (2 ** bandwidth + 1) / (2 ** bandwidth - 1) / frequency
-    y, x = np.mgrid[-5:6, -5:6]
-    xr = x * math.cos(theta) + y * math.sin(theta)
-    yr = -x * math.sin(theta) + y * math.cos(theta)
-    g = np.exp(-(xr ** 2 + yr ** 2) / (2 * s ** 2)) * np.cos(2 * math.pi * xr * frequency + phase)
+
+    if sigma is None:  # skimage's own envelope for the bandwidth
+        kernel = gabor_kernel(1 / wavelength, theta=theta, bandwidth=bandwidth, offset=phase, n_stds=20)
+    else:
+        kernel = gabor_kernel(1 / wavelength, theta=theta, sigma_x=sigma, sigma_y=sigma / gamma, offset=phase,
+                              n_stds=20)
+    (rows, cols), half = kernel.shape, size // 2
+    assert min(rows, cols) >= size  # n_stds=20: nothing is cut off
+    g = kernel.real[rows // 2 - half:rows // 2 + half + 1, cols // 2 - half:cols // 2 + half + 1]
     g = g - g.mean()
-    g = g / np.linalg.norm(g)
-    assert np.allclose(bank[1, 0].numpy(), g, atol=1e-5)  # orientation index 1 = pi/3
-    assert torch.allclose(bank.flatten(1).norm(dim=1), torch.ones(3), atol=1e-5)
-    colour = gabor_bank(5, orientations=4, in_channels=3)
-    assert colour.shape == (16, 3, 5, 5)
-    assert torch.allclose(colour[:, 0], colour[:, 2])
+    return g / np.linalg.norm(g)
+
+
+def test_gabor_bank_matches_skimage_in_the_parameters_order():
+    settings = dict(wavelengths=(3.0, 7.0), orientations=3, phases=(0.0, 1.2), sigmas=(1.5, 3.0),
+                    gammas=(0.5, 1.0))
+    bank, params = gabor_bank(9, **settings), gabor_parameters(**settings)
+    assert bank.shape == (2 * 3 * 2 * 2 * 2, 1, 9, 9) and len(params) == len(bank)
+    assert params[0] == dict(wavelength=3.0, theta=0.0, phase=0.0, sigma=1.5, gamma=0.5)
+    assert params[-1] == dict(wavelength=7.0, theta=2 * math.pi / 3, phase=1.2, sigma=3.0, gamma=1.0)
+    for filt, p in zip(bank[:, 0].numpy(), params):
+        assert np.allclose(filt, _skimage_filter(9, **p), atol=1e-6)
+    assert torch.allclose(bank.flatten(1).norm(dim=1), torch.ones(len(bank)), atol=1e-5)
+
+
+def test_gabor_bank_default_envelope_is_skimages_bandwidth():
+    # Chapter 2's bank: 8 orientations, wavelengths 4 and 2.5 (skimage frequencies 0.25 and 0.4), 2 phases.
+    bank = gabor_bank(5, wavelengths=(4.0, 2.5), orientations=8, phases=(0.0, math.pi / 2), in_channels=3)
+    params = gabor_parameters(wavelengths=(4.0, 2.5), orientations=8, phases=(0.0, math.pi / 2))
+    assert bank.shape == (32, 3, 5, 5)
+    for filt, p in zip(bank.numpy(), params):
+        assert p["gamma"] == 1.0
+        # the same grey filter on each channel, scaled so that the whole filter has unit norm
+        assert np.allclose(filt * math.sqrt(3), _skimage_filter(5, p["wavelength"], p["theta"], p["phase"]),
+                           atol=1e-6)
+    assert np.allclose(gabor_bank(5, wavelengths=(2.5,), orientations=1, phases=(0.0,), bandwidth=2.0)[0, 0],
+                       _skimage_filter(5, 2.5, 0.0, 0.0, bandwidth=2.0), atol=1e-6)
+
+
+def test_one_gabor_bank():
+    # There used to be a second one in cnnlib.viz (wavelengths, a (bank, params) tuple).
+    import cnnlib.viz
+    import cnnlib.viz.gabor
+
+    assert not hasattr(cnnlib.viz, "gabor_bank") and not hasattr(cnnlib.viz.gabor, "gabor_bank")
+    with pytest.raises(ValueError, match="wavelengths is empty"):
+        gabor_bank(5, wavelengths=())
 
 
 def test_copy_set_and_freeze():
@@ -149,7 +179,7 @@ def test_copy_set_and_freeze():
     assert torch.equal(conv(x), source[0](x))
     with pytest.raises(ValueError):
         copy_conv(source[0], target[3])
-    bank = gabor_bank(5, orientations=2, frequencies=(0.3,), phases=(0.0,))  # 2 filters for 8 channels
+    bank = gabor_bank(5, orientations=2, wavelengths=(1 / 0.3,), phases=(0.0,), in_channels=3)  # 2 filters for 8
     before = conv.weight[2:].clone()
     set_filters(conv, bank)
     assert torch.allclose(conv.weight[:2], bank * math.sqrt(2))

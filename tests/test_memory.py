@@ -1,5 +1,4 @@
 """cnnlib.memory against hand-worked counts."""
-import torch
 from torch import nn
 
 from cnnlib.memory import activation_counts, saved_for_backward

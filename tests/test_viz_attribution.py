@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlib.viz.attribution import Occlusion, Saliency, saliency_map
+from cnnlib.viz.attribution import Occlusion, Saliency, TargetError, saliency_map
 
 @pytest.fixture(autouse=True)
 def float64():
@@ -130,3 +130,71 @@ def test_a_window_as_large_as_the_input_gives_one_number_everywhere():
 def test_occlusion_refuses_a_stride_that_skips_inputs():
     with pytest.raises(ValueError, match="skip"):
         Occlusion(lambda x: x.flatten(1)).attribute(torch.zeros(1, 1, 6, 6), (1, 2, 2), strides=(1, 3, 3), target=0)
+
+
+# ----------------------------------------------------------------------------- targets, extra arguments
+
+def test_a_target_shorter_than_the_batch_is_refused():
+    # Before: Saliency gathered 2 of the 3 examples and gave the third a map of zeros.
+    w = torch.randn(4, 6, generator=torch.Generator().manual_seed(0))
+    model = lambda x: x @ w.T  # noqa: E731
+    x = torch.randn(3, 6, generator=torch.Generator().manual_seed(1))
+    for target in ([1, 2], torch.tensor([1, 2]), [0, 1, 2, 3]):
+        with pytest.raises(TargetError, match=r"entries for a batch of 3 examples: give one per example"):
+            Saliency(model).attribute(x, target=target)
+        with pytest.raises(TargetError, match="for a batch of 3"):
+            Occlusion(model).attribute(x, (2,), target=target)
+    with pytest.raises(TargetError, match="several outputs per example"):
+        Saliency(model).attribute(x)
+    one = Saliency(model).attribute(x, target=torch.tensor([2]))  # one element: the same for all
+    assert torch.allclose(one, w[2].abs().expand(3, -1))
+
+
+def test_additional_forward_args_reach_the_model_by_hand():
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    model = lambda x, scale, shift=0.0: (x.flatten(1) * w).sum(1, keepdim=True) * scale + shift  # noqa: E731
+    x = torch.tensor([[1.0, 1.0, 2.0, -1.0, 2.0], [0.0, 1.0, 0.0, 1.0, 0.0]]).reshape(2, 1, 1, 5)
+    scale = torch.tensor([[2.0], [3.0]])  # one per example: repeated with the occluded copies
+    attr = Occlusion(model).attribute(x, (1, 1, 2), strides=(1, 1, 2), target=0,
+                                      additional_forward_args=(scale, 1.0), perturbations_per_eval=3)
+    # windows (0,1), (2,3), (4): example 0 drops 2*(3, 2, 10), example 1 drops 3*(2, 4, 0)
+    assert attr.flatten(1).tolist() == [[6.0, 6.0, 4.0, 4.0, 20.0], [6.0, 6.0, 12.0, 12.0, 0.0]]
+    grad = Saliency(model).attribute(x, target=0, additional_forward_args=scale)
+    assert torch.allclose(grad.flatten(1), scale * w)
+
+
+def test_occlusion_of_one_number_for_the_whole_batch_by_hand():
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    total = lambda x: (x.flatten(1) * w).sum()  # noqa: E731  aggregated over the batch
+    x = torch.tensor([[1.0, 1.0, 2.0, -1.0, 2.0], [0.0, 1.0, 0.0, 1.0, 0.0]]).reshape(2, 1, 1, 5)
+    attr = Occlusion(total).attribute(x, (1, 1, 2), strides=(1, 1, 2))
+    # each window is occluded in both examples: drops 3 + 2, 2 + 4, 10 + 0
+    assert attr.shape == (1, 1, 1, 5) and attr.flatten().tolist() == [5.0, 5.0, 6.0, 6.0, 10.0]
+    with pytest.raises(TargetError, match="leave target=None"):
+        Occlusion(total).attribute(x, (1, 1, 2), target=0)
+    with pytest.raises(ValueError, match="perturbations_per_eval=1"):
+        Occlusion(total).attribute(x, (1, 1, 2), perturbations_per_eval=2)
+
+
+# ----------------------------------------------------------------------------- against captum
+
+def test_saliency_and_occlusion_match_captum():
+    captum_attr = pytest.importorskip("captum.attr")
+    model = small_cnn().eval()
+    x = torch.randn(3, 2, 7, 7, generator=torch.Generator().manual_seed(5))
+    model(x)
+    gate = torch.tensor([[1.0], [0.5], [2.0]])
+    gated = lambda x, gate: model(x) * gate  # noqa: E731
+    target = [3, 0, 1]
+    assert torch.allclose(Saliency(gated).attribute(x, target=target, additional_forward_args=gate),
+                          captum_attr.Saliency(gated).attribute(x, target=target, additional_forward_args=gate))
+    settings = dict(sliding_window_shapes=(2, 3, 3), strides=(1, 2, 2), baselines=0.3, target=target,
+                    additional_forward_args=(gate,), perturbations_per_eval=5)
+    assert torch.allclose(Occlusion(gated).attribute(x, **settings),
+                          captum_attr.Occlusion(gated).attribute(x, **settings), atol=1e-10)
+    summed = lambda x: model(x).softmax(1)[:, 2].sum()  # noqa: E731  one number for the batch
+    settings = dict(sliding_window_shapes=(1, 3, 2), strides=(1, 2, 2))
+    assert torch.allclose(Occlusion(summed).attribute(x, **settings),
+                          captum_attr.Occlusion(summed).attribute(x, **settings), atol=1e-10)
+    with pytest.raises(AssertionError):  # captum refuses a short target too
+        captum_attr.Saliency(gated).attribute(x, target=target[:2], additional_forward_args=gate)

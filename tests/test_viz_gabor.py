@@ -6,8 +6,14 @@ import pytest
 import torch
 from skimage.filters import gabor_kernel
 
-from cnnlib.viz.gabor import (gabor, gabor_bank, gabor_likeness, shuffle_pixels, skimage_args,
-                              symbols_from_skimage, texture_energy)
+from cnnlib.initialisation import gabor_bank
+from cnnlib.viz.gabor import (gabor, gabor_likeness, shuffle_pixels, skimage_args, symbols_from_skimage,
+                              texture_energy)
+
+# The bank chapter 13 scores the learned 7x7 filters against.
+LIKENESS_BANK = dict(wavelengths=(2.5, 3.5, 5, 7, 10, 14), orientations=12,
+                     phases=(0, math.pi / 4, math.pi / 2, 3 * math.pi / 4), sigmas=(1.0, 1.5, 2.0, 3.0),
+                     gammas=(0.5, 1.0))
 
 CASES = [  # (frequency, theta, sigma_x, sigma_y, offset)
     (0.1, 0.0, 3.0, 3.0, 0.0),
@@ -73,19 +79,18 @@ def brute_force_likeness(filters, bank):
 
 
 def test_likeness_matches_a_brute_force_search():
-    bank, _ = gabor_bank(5, wavelengths=(3, 6), n_orientations=4, phases=(0, math.pi / 2),
-                         sigmas=(1.5,), gammas=(1.0,))
+    bank = gabor_bank(5, wavelengths=(3, 6), orientations=4, phases=(0, math.pi / 2), sigmas=(1.5,))[:, 0]
     filters = torch.randn(6, 3, 5, 5, generator=torch.Generator().manual_seed(1))
     scores, _ = gabor_likeness(filters, bank)
     np.testing.assert_allclose(scores.numpy(), brute_force_likeness(filters, bank), rtol=1e-5)
 
 
 def test_a_coloured_offset_bank_gabor_scores_one_and_noise_scores_less():
-    bank, params = gabor_bank(7)
+    bank = gabor_bank(7, **LIKENESS_BANK)  # n × 1 × 7 × 7: gabor_likeness takes it as it is
     colour = torch.tensor([0.5, -1.0, 2.0])
     offset = torch.tensor([3.0, -1.0, 0.2])
     k = 123
-    filt = colour[:, None, None] * bank[k] + offset[:, None, None]  # sign, colour and DC change
+    filt = colour[:, None, None] * bank[k, 0] + offset[:, None, None]  # sign, colour and DC change
     scores, index = gabor_likeness(filt[None], bank)
     assert scores[0] == pytest.approx(1.0, abs=1e-5)
     assert index[0] == k
@@ -94,7 +99,7 @@ def test_a_coloured_offset_bank_gabor_scores_one_and_noise_scores_less():
 
 
 def test_shuffling_keeps_values_and_destroys_the_gabor():
-    bank, _ = gabor_bank(7)
+    bank = gabor_bank(7, **LIKENESS_BANK)[:, 0]
     filt = torch.stack([bank[40], bank[40], -bank[40]])[None]
     shuffled = shuffle_pixels(filt, seed=0)
     assert torch.equal(filt.flatten(2).sort(2).values, shuffled.flatten(2).sort(2).values)
@@ -110,3 +115,8 @@ def test_texture_energy_prefers_stripes_of_its_own_orientation():
     # Energy (even² + odd²) does not care where the stripes fall: nearly flat inside.
     inner = along[20:44, 20:44]
     assert inner.std() < 0.02 * inner.mean()
+
+
+def test_likeness_refuses_a_bank_of_another_size():
+    with pytest.raises(ValueError, match=r"k × k = \(7, 7\), got \(8, 1, 5, 5\); build it with gabor_bank\(size=k\)"):
+        gabor_likeness(torch.zeros(2, 3, 7, 7), gabor_bank(5, orientations=2))

@@ -5,7 +5,7 @@ Taught in chapter 13 ("What does a CNN learn?"). One small module per idea, each
 own model:
 
 - ``filters``     first-layer weights drawn as a colour grid
-- ``gabor``       the Gabor equation, skimage's arguments mapped to it, a bank, a likeness score
+- ``gabor``       skimage's arguments mapped to the Gabor equation, a likeness score, figures
 - ``activations`` forward hooks: feature maps, sparsity per epoch, dead ReLU channels
 - ``patches``     the data set patches that excite a unit most (Zeiler & Fergus)
 - ``embedding``   penultimate-layer codes, t-SNE (scikit-learn), thumbnail maps
@@ -13,18 +13,18 @@ own model:
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
-from .attribution import Occlusion, Saliency, saliency_map
+from .attribution import Occlusion, Saliency, TargetError, saliency_map
 from .embedding import codes, plot_embedding, thumbnail_map, tsne
 from .filters import colour_fraction, filter_grid, show_filters
-from .gabor import (gabor, gabor_bank, gabor_explorer, gabor_likeness, show_gabor_family,
-                    shuffle_pixels, skimage_args, symbols_from_skimage, texture_energy)
+from .gabor import (gabor, gabor_explorer, gabor_likeness, show_gabor_family, shuffle_pixels, skimage_args,
+                    symbols_from_skimage, texture_energy)
 from .patches import top_patches, show_top_patches
 
 __all__ = [
     "SparsityTracker", "activations", "channel_max", "dead_channels", "relu_layers",
-    "show_feature_maps", "sparsity", "Occlusion", "Saliency", "saliency_map", "codes",
+    "show_feature_maps", "sparsity", "Occlusion", "Saliency", "TargetError", "saliency_map", "codes",
     "plot_embedding", "thumbnail_map", "tsne", "colour_fraction", "filter_grid", "show_filters", "gabor",
-    "gabor_bank", "gabor_explorer", "gabor_likeness", "show_gabor_family", "shuffle_pixels",
+    "gabor_explorer", "gabor_likeness", "show_gabor_family", "shuffle_pixels",
     "skimage_args",
     "symbols_from_skimage", "texture_energy", "top_patches", "show_top_patches",
 ]

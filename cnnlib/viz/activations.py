@@ -2,7 +2,7 @@
 
 Taught in chapter 13 ("What does a CNN learn?"). A forward hook is a function PyTorch calls with
 a module's output every time the module runs; with one on each ReLU we can look at what every
-layer computes without changing the model's code.
+layer computes without changing the model's code (``cnnlib.inspection.record_outputs``).
 
 - :func:`activations` returns the outputs of chosen layers for one batch;
 - :func:`sparsity` is the fraction of exact zeros in each (after a ReLU: units that are off);
@@ -12,39 +12,16 @@ layer computes without changing the model's code.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
 from ..data.loader import DeviceLoader
+from ..inspection import evaluating, record_outputs
 
 
 def relu_layers(model: nn.Module) -> list[str]:
     """Names of the model's ``nn.ReLU`` modules, in order: the default layers to watch."""
     return [name for name, module in model.named_modules() if isinstance(module, nn.ReLU)]
-
-
-@contextmanager
-def hooked(model: nn.Module, layers):
-    """Within the block, ``store[name]`` holds the latest output of each named layer."""
-    modules = dict(model.named_modules())
-    missing = [name for name in layers if name not in modules]
-    if missing:
-        raise KeyError(f"no layer named {missing[0]!r}; the model has {list(modules)[1:]}")
-    store = {}
-
-    def keep(name):
-        def hook(module, args, output):
-            store[name] = output.detach()
-        return hook
-
-    handles = [modules[name].register_forward_hook(keep(name)) for name in layers]
-    try:
-        yield store
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 @torch.no_grad()
@@ -56,28 +33,18 @@ def layer_outputs(model: nn.Module, data, layer: str, *, mean=None, std=None,
     training flag is restored afterwards, also when the caller stops early.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with hooked(model, [layer]) as store:
-            for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
-                model(x)
-                yield store[layer], y
-    finally:
-        model.train(was_training)
+    with evaluating(model), record_outputs(model, [layer]) as store:
+        for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
+            model(x)
+            yield store[layer], y
 
 
 @torch.no_grad()
 def activations(model: nn.Module, x: torch.Tensor, layers=None) -> dict:
     """Outputs of ``layers`` (default: every ReLU) for the batch ``x``, in eval mode."""
     layers = relu_layers(model) if layers is None else list(layers)
-    was_training = model.training
-    model.eval()
-    try:
-        with hooked(model, layers) as store:
-            model(x)
-    finally:
-        model.train(was_training)
+    with evaluating(model), record_outputs(model, layers) as store:
+        model(x)
     return {name: store[name].float() for name in layers}
 
 

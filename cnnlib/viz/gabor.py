@@ -15,31 +15,21 @@ computes the complex version ``exp(-(x'^2/sigma_x^2 + y'^2/sigma_y^2)/2) / (2 pi
 * exp(i (2 pi frequency x' + offset))``; its real part is ``g`` divided by ``2 pi sigma_x sigma_y``
 with lambda = 1/frequency, theta = theta, psi = offset, sigma = sigma_x, gamma = sigma_x/sigma_y
 (:func:`symbols_from_skimage`, :func:`skimage_args`).
+
+The equation itself (``gabor``) and the bank to compare learned filters with (``gabor_bank``,
+``gabor_parameters``) are in ``cnnlib.initialisation``, where chapter 2 uses them as first-layer
+filters.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def gabor(size, wavelength: float, theta: float = 0.0, phase: float = 0.0, sigma: float = 2.0,
-          gamma: float = 1.0) -> np.ndarray:
-    """The Gabor function on a centred ``size`` × ``size`` grid (``size`` may be ``(rows, cols)``)."""
-    rows, cols = (size, size) if isinstance(size, int) else size
-    y, x = np.meshgrid(np.arange(rows) - (rows - 1) / 2, np.arange(cols) - (cols - 1) / 2, indexing="ij")
-    x_rot = x * math.cos(theta) + y * math.sin(theta)
-    y_rot = -x * math.sin(theta) + y * math.cos(theta)
-    envelope = np.exp(-(x_rot**2 + gamma**2 * y_rot**2) / (2 * sigma**2))
-    return envelope * np.cos(2 * math.pi * x_rot / wavelength + phase)
-
-
-def sigma_from_bandwidth(frequency: float, bandwidth: float = 1.0) -> float:
-    """skimage's default envelope width: sigma for a half-response bandwidth in octaves."""
-    return math.sqrt(math.log(2) / 2) / math.pi * (2**bandwidth + 1) / (2**bandwidth - 1) / frequency
+# The equation lives with the Gabor *bank* of first-layer filters (chapter 2); drawn and scored here.
+from ..initialisation import gabor, sigma_from_bandwidth
 
 
 def symbols_from_skimage(frequency: float, theta: float = 0.0, bandwidth: float = 1.0,
@@ -59,32 +49,24 @@ def skimage_args(wavelength: float, theta: float = 0.0, phase: float = 0.0, sigm
             "offset": phase}
 
 
-# ----------------------------------------------------------------------------- bank and score
-
-def gabor_bank(size: int = 7, wavelengths=(2.5, 3.5, 5, 7, 10, 14), n_orientations: int = 12,
-               phases=(0, math.pi / 4, math.pi / 2, 3 * math.pi / 4), sigmas=(1.0, 1.5, 2.0, 3.0),
-               gammas=(0.5, 1.0)):
-    """Every combination of the given parameters: a (n, size, size) tensor and the n parameter dicts.
-
-    Phases only up to pi are needed: psi + pi is the same filter with the sign flipped, and
-    :func:`gabor_likeness` ignores the sign.
-    """
-    thetas = [math.pi * i / n_orientations for i in range(n_orientations)]
-    params = [dict(wavelength=lam, theta=th, phase=ps, sigma=sg, gamma=gm)
-              for lam, th, ps, sg, gm in itertools.product(wavelengths, thetas, phases, sigmas, gammas)]
-    bank = np.stack([gabor(size, **p) for p in params])
-    return torch.tensor(bank, dtype=torch.float32), params
-
+# ----------------------------------------------------------------------------- likeness score
 
 def gabor_likeness(filters: torch.Tensor, bank: torch.Tensor):
     """How close each filter is to a (coloured) Gabor of the bank: best cosine similarity.
 
-    ``filters`` is out × C × k × k, ``bank`` n × k × k. Means are removed first (per filter and
+    ``filters`` is out × C × k × k, ``bank`` n × k × k (or n × 1 × k × k, as ``gabor_bank`` makes
+    it). Means are removed first (per filter and
     channel, and per bank element), so a flat colour offset does not count. A filter is compared
     with ``c ⊗ g`` for every bank element ``g`` and the best colour vector ``c`` (any sign), which
     gives cosine ``||W g|| / (||W|| ||g||)`` where ``(W g)_ch = <W_ch, g>``. Returns
     ``(scores, best_index)``, one per filter; a score is in [0, 1].
     """
+    given = tuple(bank.shape)
+    if bank.dim() == 4 and bank.shape[1] == 1:
+        bank = bank[:, 0]
+    if bank.dim() != 3 or tuple(bank.shape[1:]) != tuple(filters.shape[2:]):
+        raise ValueError(f"the bank must be n × k × k with the filters' k × k = {tuple(filters.shape[2:])}, got "
+                         f"{given}; build it with gabor_bank(size=k) (in_channels=1)")
     w = filters.detach().float().cpu().flatten(2)  # out × C × k²
     w = w - w.mean(dim=2, keepdim=True)
     g = bank.float().flatten(1)
