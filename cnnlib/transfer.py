@@ -1,16 +1,17 @@
 """Transfer learning: reuse a network trained on one task for another (chapter 10).
 
 The two strategies of the course notes, as small functions that work on any network whose
-children run in order and end with a linear layer (the book's :func:`convnet`, torchvision's
-ResNets, ...):
+children run in order and end with a linear layer (the book's ``cnnlib.models.convnet``,
+torchvision's ResNets, ...):
 
 - **fixed feature extractor**: :func:`drop_head` removes the last fully connected layer,
   :func:`extract_features` runs the frozen network over the new data set *once*, and
   :func:`train_linear_classifier` fits a softmax classifier on the stored features;
 - **fine-tuning**: :func:`replace_head` puts a fresh layer with the new number of classes on
-  top, :func:`freeze` keeps the lower blocks fixed (fine-tune "top") or nothing (fine-tune
-  "all"), and :func:`layerwise_sgd` gives the pretrained layers a lower learning rate than the
-  new head (param groups), so training does not wash out what was learned;
+  top, ``cnnlib.initialisation.freeze`` keeps the lower blocks fixed (fine-tune "top") or
+  nothing (fine-tune "all"), and :func:`layerwise_sgd` gives the pretrained layers a lower
+  learning rate than the new head (param groups), so training does not wash out what was
+  learned;
 - for a small target set that looks nothing like the source: :func:`head_on_block` attaches a
   new layer to an *earlier* block, whose features are more generic.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import types
 from collections import OrderedDict
 
 import torch
@@ -29,37 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DeviceLoader
+from .initialisation import freeze  # also importable from here, as older notebooks do
+from .models.convnet import conv_bn_relu
+from .models.convnet import convnet as convnet  # the old path, for notebooks of older checkouts
 from .runtime import get_device
 
-__all__ = ["convnet", "last_linear", "replace_head", "drop_head", "truncate", "freeze",
-           "count_trainable", "layerwise_sgd", "extract_features", "train_linear_classifier",
-           "head_on_block", "with_stats", "digits_as_rgb", "relabel", "imagenet_resnet18"]
-
-
-# --------------------------------------------------------------------------------------
-# The book's source network
-
-def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True)]
-
-
-def convnet(num_classes: int = 10, in_channels: int = 3, widths=(16, 32, 64, 128)) -> nn.Sequential:
-    """A four-block CNN for 32x32 images, small enough to pre-train on a laptop CPU.
-
-    ``layer1``..``layer3`` are conv-BN-ReLU + 2x2 max pooling (32 -> 16 -> 8 -> 4 pixels),
-    ``layer4`` is conv-BN-ReLU, then global average pooling and the classifier ``fc``. The
-    names follow torchvision's ResNet, so every function of this module treats both alike.
-    """
-    layers, c_in = OrderedDict(), in_channels
-    for i, width in enumerate(widths, start=1):
-        block = _conv_bn_relu(c_in, width) + ([nn.MaxPool2d(2)] if i < len(widths) else [])
-        layers[f"layer{i}"] = nn.Sequential(*block)
-        c_in = width
-    layers["avgpool"] = nn.AdaptiveAvgPool2d(1)
-    layers["flatten"] = nn.Flatten()
-    layers["fc"] = nn.Linear(c_in, num_classes)
-    return nn.Sequential(layers)
+__all__ = ["last_linear", "replace_head", "drop_head", "truncate", "count_trainable", "layerwise_sgd",
+           "extract_features", "train_linear_classifier", "head_on_block", "with_stats", "digits_as_rgb", "relabel", "imagenet_resnet18"]
 
 
 # --------------------------------------------------------------------------------------
@@ -93,7 +69,7 @@ def drop_head(model: nn.Module) -> nn.Module:
     """A frozen copy of ``model`` without its last linear layer: it outputs the features."""
     model = copy.deepcopy(model)
     _set_module(model, last_linear(model), nn.Identity())
-    return freeze(model, trainable=())
+    return freeze(model)
 
 
 def truncate(model: nn.Module, last: str) -> nn.Sequential:
@@ -106,33 +82,7 @@ def truncate(model: nn.Module, last: str) -> nn.Sequential:
 
 
 # --------------------------------------------------------------------------------------
-# Freezing and learning rates
-
-def _train_stays_eval(self, mode: bool = True):
-    # A frozen block must not change at all, and BatchNorm changes its running statistics
-    # in training mode even without gradients; so frozen blocks ignore model.train().
-    return nn.Module.train(self, False)
-
-
-def freeze(model: nn.Module, trainable=("fc",)) -> nn.Module:
-    """Freeze every parameter of ``model`` except those of the children named in ``trainable``.
-
-    Frozen children also stay in evaluation mode (BatchNorm statistics fixed) when ``fit`` calls
-    ``model.train()``. ``trainable=()`` freezes everything. Returns ``model`` (changed in place).
-    """
-    names = [name for name, _ in model.named_children()]
-    unknown = [t for t in trainable if t not in names]
-    if unknown:
-        raise ValueError(f"{unknown} are not children of the model; children: {names}")
-    for name, child in model.named_children():
-        keep = name in trainable
-        for p in child.parameters():
-            p.requires_grad_(keep)
-        if not keep:
-            child.train = types.MethodType(_train_stays_eval, child)
-            child.eval()
-    return model
-
+# Trainable parameters and learning rates
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameters that training will change (``requires_grad``)."""
@@ -214,11 +164,11 @@ def head_on_block(model: nn.Module, block: str, num_classes: int, *, width: int 
     keeps *where* each feature was; global average pooling here would throw the layout away,
     which costs dearly on digits, whose class depends on where the strokes are.
     """
-    body = freeze(truncate(model, block), trainable=())
+    body = freeze(truncate(model, block))
     with torch.no_grad():
         _, channels, height, width_px = body(torch.zeros(1, *input_size)).shape
     torch.manual_seed(seed)
-    new = nn.Sequential(*_conv_bn_relu(channels, width), nn.MaxPool2d(2), nn.Flatten())
+    new = nn.Sequential(*conv_bn_relu(channels, width), nn.MaxPool2d(2), nn.Flatten())
     fc = nn.Linear(width * (height // 2) * (width_px // 2), num_classes)
     return nn.Sequential(OrderedDict(body=body, new=new, fc=fc))
 

@@ -1,4 +1,4 @@
-"""cnnlib.adapt.cyclegan: shapes, the loss formulas by hand, the image pool's rules, the
+"""cnnlib.adapt.cyclegan: the loss formulas by hand, the image pool's rules, the
 learning-rate decay, and which networks each half of a training step changes."""
 import math
 
@@ -7,27 +7,6 @@ import torch
 
 from cnnlib.adapt import cyclegan as cg
 from cnnlib.data import ImageDataset
-from cnnlib.shapes import receptive_field
-
-
-def test_generator_keeps_the_size_and_range():
-    for size in (28, 32):
-        out = cg.generator(3, 1, width=4, n_blocks=1)(torch.randn(2, 3, size, size) * 5)
-        assert out.shape == (2, 1, size, size)
-        assert out.abs().max() <= 1.0
-
-
-def test_patch_discriminator_outputs_a_grid_of_patch_scores():
-    d = cg.patch_discriminator(3, width=4)
-    assert d(torch.zeros(2, 3, 28, 28)).shape == (2, 1, 6, 6)
-    assert d(torch.zeros(2, 3, 32, 32)).shape == (2, 1, 7, 7)
-    assert receptive_field(d).size == 22  # the docstring's patch size
-
-
-def test_residual_block_is_identity_plus_body():
-    block = cg.ResidualBlock(4)
-    x = torch.randn(1, 4, 6, 6)
-    assert torch.allclose(block(x), x + block.body(x))
 
 
 def test_lsgan_and_l1_losses_by_hand():

@@ -11,9 +11,9 @@ Three stages, as in Figure 3 of the paper:
    stronger gradients early on than minimising D's own loss. ``M_s`` and ``C`` stay fixed.
 3. **Testing**: target images go through ``M_t`` and the *source* classifier ``C``.
 
-The networks are the paper's digit networks (its Section 4.1, the LeNet of Caffe): encoder
-conv 20@5x5 - max-pool - ReLU - conv 50@5x5 - dropout - max-pool - ReLU - fc 500; classifier
-ReLU - fc 10; discriminator 500-500-2 with ReLUs. Adam, learning rate 2e-4, beta1 = 0.5.
+The networks are the paper's digit networks, in :mod:`cnnlib.models.adda` (its Section 4.1,
+the LeNet of Caffe; encoder, classifier, discriminator 500-500-2). Adam, learning rate 2e-4,
+beta1 = 0.5.
 
 Watch the discriminator's accuracy: near 0.5 means the two feature distributions are hard to
 tell apart (what adaptation wants); stuck near 1.0 means the encoder lost the game and nothing
@@ -29,32 +29,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import DeviceLoader
+from ..models.adda import domain_discriminator
 from ..runtime import get_device, seed_everything
 
-__all__ = ["lenet_encoder", "lenet_classifier", "discriminator", "SOURCE", "TARGET",
+# The networks live in ``cnnlib.models.adda``; their old names here keep notebooks of older
+# checkouts working against a newer library.
+from ..models.adda import lenet_classifier as lenet_classifier, lenet_encoder as lenet_encoder  # noqa: E402
+discriminator = domain_discriminator
+
+__all__ = ["SOURCE", "TARGET",
            "discriminator_step", "encoder_step", "encoder_loss", "adapt", "AddaHistory"]
 
 SOURCE, TARGET = 1, 0  # the discriminator's domain labels
-
-
-def lenet_encoder(in_channels: int = 1) -> nn.Sequential:
-    """The paper's LeNet encoder for 28x28 digits: 500 features per image."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),   # 20 x 12 x 12
-        nn.Conv2d(20, 50, kernel_size=5), nn.Dropout2d(0.5), nn.MaxPool2d(2), nn.ReLU(),  # 50 x 4 x 4
-        nn.Flatten(), nn.Linear(50 * 4 * 4, 500),
-    )
-
-
-def lenet_classifier(num_classes: int = 10) -> nn.Sequential:
-    """The source classifier C on top of the encoder's 500 features."""
-    return nn.Sequential(nn.ReLU(), nn.Dropout(0.5), nn.Linear(500, num_classes))
-
-
-def discriminator(in_features: int = 500, hidden: int = 500) -> nn.Sequential:
-    """The domain discriminator D: two 500-unit ReLU layers, then 2 logits (target, source)."""
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
-                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
 
 
 def discriminator_step(disc, target_encoder, source_features, target_images, opt_d) -> tuple[float, int]:
@@ -130,7 +116,7 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     target_encoder = copy.deepcopy(source_encoder).train()
     for p in target_encoder.parameters():
         p.requires_grad_(True)
-    disc = (disc if disc is not None else discriminator(source_features.shape[1])).to(device)
+    disc = (disc if disc is not None else domain_discriminator(source_features.shape[1])).to(device)
     opt_t = torch.optim.Adam(target_encoder.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     targets = _forever(DeviceLoader(target_data, batch_size, shuffle=True, drop_last=True,

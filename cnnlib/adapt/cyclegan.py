@@ -14,10 +14,9 @@ D_X (real x or F(y)?), trained with
 - Adam (2e-4, beta1 0.5) with the learning rate constant for the first half, then decaying
   linearly to zero (``linear_decay``).
 
-The generators are the paper's ResNet design shrunk for small images: c7s1-w, two stride-2
-downsamplings, ``n_blocks`` residual blocks, two upsamplings, c7s1 + tanh; instance
-normalisation throughout. The discriminators are PatchGANs: a few 4x4 convolutions whose output
-is a grid of scores, each judging one overlapping patch of the image.
+The networks are in :mod:`cnnlib.models.cyclegan`: the generators are the paper's ResNet
+design shrunk for small images, the discriminators PatchGANs whose output is a grid of scores,
+each judging one overlapping patch of the image.
 """
 from __future__ import annotations
 
@@ -28,60 +27,16 @@ import torch
 from torch import nn
 
 from ..data import DeviceLoader
+from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
 from ..runtime import get_device, seed_everything
 
-__all__ = ["ResidualBlock", "generator", "patch_discriminator", "lsgan_d_loss", "lsgan_g_loss",
+# The networks live in ``cnnlib.models.cyclegan``; their old names here keep notebooks of older
+# checkouts working against a newer library.
+from ..models.cyclegan import ResidualBlock as ResidualBlock  # noqa: E402
+generator = cyclegan_generator
+
+__all__ = ["lsgan_d_loss", "lsgan_g_loss",
            "cycle_loss", "identity_loss", "ImagePool", "linear_decay", "CycleGAN", "train_cyclegan"]
-
-
-# --------------------------------------------------------------------------------------
-# Networks
-
-class ResidualBlock(nn.Module):
-    """x + (reflect-pad, conv 3x3, IN, ReLU, reflect-pad, conv 3x3, IN)(x)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels))
-
-    def forward(self, x):
-        return x + self.body(x)
-
-
-def generator(in_channels: int = 3, out_channels: int = 3, width: int = 16, n_blocks: int = 3) -> nn.Sequential:
-    """The CycleGAN ResNet generator (Zhu et al. 2017, Appendix 7.2), shrunk for 28-32 px.
-
-    c7s1-w, d2w, d4w, ``n_blocks`` x R4w, u2w, uw, c7s1-out + tanh (the paper: w = 64, 6 or 9
-    blocks). Side lengths divisible by 4 come back unchanged; outputs are in [-1, 1].
-    """
-    def down(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.InstanceNorm2d(c_out), nn.ReLU(True)]
-
-    def up(c_in, c_out):
-        return [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1),
-                nn.InstanceNorm2d(c_out), nn.ReLU(True)]
-
-    return nn.Sequential(
-        nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7), nn.InstanceNorm2d(width), nn.ReLU(True),
-        *down(width, 2 * width), *down(2 * width, 4 * width),
-        *[ResidualBlock(4 * width) for _ in range(n_blocks)],
-        *up(4 * width, 2 * width), *up(2 * width, width),
-        nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh())
-
-
-def patch_discriminator(in_channels: int = 3, width: int = 16) -> nn.Sequential:
-    """A PatchGAN for 28-32 px: C(w) - C(2w) - a 1-channel map of scores.
-
-    4x4 convolutions, LeakyReLU 0.2 and instance norm on the second layer, as in the paper's
-    70x70 PatchGAN but two layers shorter: each score judges an overlapping 22x22 patch (its
-    receptive field), and a 28x28 image gets 6x6 scores, a 32x32 one 7x7.
-    """
-    return nn.Sequential(
-        nn.Conv2d(in_channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.InstanceNorm2d(2 * width), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(2 * width, 1, 4, stride=1, padding=1))
 
 
 # --------------------------------------------------------------------------------------
@@ -162,12 +117,12 @@ class CycleGAN(nn.Module):
                  lr: float = 2e-4, betas=(0.5, 0.999), total_steps: int = 1000, seed: int = 0):
         super().__init__()
         torch.manual_seed(seed)
-        self.G = generator(x_channels, y_channels, width, n_blocks)
-        self.F = generator(y_channels, x_channels, width, n_blocks)
+        self.G = cyclegan_generator(x_channels, y_channels, width, n_blocks)
+        self.F = cyclegan_generator(y_channels, x_channels, width, n_blocks)
         self.D_X = patch_discriminator(x_channels, width)
         self.D_Y = patch_discriminator(y_channels, width)
         for net in (self.G, self.F, self.D_X, self.D_Y):
-            net.apply(_init_normal)
+            net.apply(init_normal)
         if lambda_identity and x_channels != y_channels:
             raise ValueError("the identity loss needs X and Y with the same number of channels")
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
@@ -214,13 +169,6 @@ class CycleGAN(nn.Module):
         for schedule in self.schedules:
             schedule.step()
         return {k: v.item() for k, v in losses.items()}
-
-
-def _init_normal(m):
-    # The paper initialises weights from N(0, 0.02).
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        nn.init.zeros_(m.bias)
 
 
 def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, seed: int = 0, device=None,
