@@ -2,11 +2,13 @@
 hand, and the discriminator's accuracy bookkeeping."""
 import math
 
+import pytest
 import torch
 
 from cnnlib.adapt import adda
 from cnnlib.data import ImageDataset
 from cnnlib.models import domain_discriminator, lenet_encoder
+from cnnlib.train import CheckpointMismatchError, History
 
 
 def params(module):
@@ -77,5 +79,77 @@ def test_adapt_keeps_the_source_encoder_and_logs_discriminator_accuracy():
                                                evaluate_target=lambda enc: 0.25)
     assert same(before, source_encoder)
     assert not same(before, target_encoder)
+    assert isinstance(history, History)
     assert history["step"] == [3, 6] and history["target_acc"] == [0.25, 0.25]
     assert all(0.0 <= acc <= 1.0 for acc in history["d_acc"])
+
+
+def test_adapt_refuses_settings_that_cannot_run():
+    encoder = lenet_encoder()
+    with pytest.raises(ValueError, match="log_every"):
+        adda.adapt(encoder, tiny_domain(0, 0), tiny_domain(1, 120), steps=2, log_every=0, device="cpu")
+    with pytest.raises(ValueError, match="fewer than one batch of 128"):
+        adda.adapt(encoder, tiny_domain(0, 0), tiny_domain(1, 120), steps=2, device="cpu")
+
+
+TINY = dict(steps=6, batch_size=16, log_every=3, device="cpu", seed=3)  # 64 images: 4 batches a pass
+
+
+def source_encoder():
+    torch.manual_seed(0)
+    return lenet_encoder()
+
+
+def interrupt_at(monkeypatch, call):
+    """Make the ``call``-th encoder update raise, as if the run were killed in that step."""
+    real, calls = adda.encoder_step, []
+
+    def step(*args):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(adda, "encoder_step", step)
+
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history.rows]
+
+
+def test_adapt_resumes_an_interrupted_run_exactly(tmp_path, monkeypatch):
+    # Dropout in the encoder, the random source batches and the target shuffle all draw random
+    # numbers: the resumed run must continue every one of those streams where it stopped.
+    source, target = tiny_domain(0, 0), tiny_domain(1, 120)
+    whole, whole_disc, whole_history = adda.adapt(source_encoder(), source, target, **TINY,
+                                                  checkpoint=tmp_path / "whole.pt")
+    path = tmp_path / "cut.pt"
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 5)  # steps 1-3 saved (mid-pass); step 5 updates D, then dies
+        with pytest.raises(KeyboardInterrupt):
+            adda.adapt(source_encoder(), source, target, **TINY, checkpoint=path)
+    resumed, resumed_disc, history = adda.adapt(source_encoder(), source, target, **TINY, checkpoint=path)
+    assert history["step"] == [3, 6]
+    assert without_seconds(history) == without_seconds(whole_history)
+    for a, b in ((whole, resumed), (whole_disc, resumed_disc)):
+        for key, value in a.state_dict().items():
+            assert torch.equal(value, b.state_dict()[key]), key
+
+
+def test_adapt_loads_a_finished_run_and_refuses_other_settings(tmp_path, monkeypatch):
+    source, target, path = tiny_domain(0, 0), tiny_domain(1, 120), tmp_path / "run.pt"
+    trained, _, history = adda.adapt(source_encoder(), source, target, **TINY, checkpoint=path)
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 1)  # any training step would raise
+        loaded, _, loaded_history = adda.adapt(source_encoder(), source, target, **TINY, checkpoint=path)
+    assert without_seconds(loaded_history) == without_seconds(history)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in trained.state_dict().items())
+    with pytest.raises(CheckpointMismatchError, match=r"lr: saved 0.0002, now 0.001") as err:
+        adda.adapt(source_encoder(), source, target, **TINY, lr=1e-3, checkpoint=path)
+    assert "delete" in str(err.value) and "another checkpoint path" in str(err.value)
+    with pytest.raises(CheckpointMismatchError, match=r"steps: saved 6, now 9"):
+        adda.adapt(source_encoder(), source, target, **{**TINY, "steps": 9}, checkpoint=path)
+    other_source = source_encoder()
+    with torch.no_grad():
+        other_source[0].bias += 0.1  # the same network with other weights: another source encoder
+    with pytest.raises(CheckpointMismatchError, match=r"source_encoder\.weights"):
+        adda.adapt(other_source, source, target, **TINY, checkpoint=path)

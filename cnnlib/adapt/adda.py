@@ -28,9 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint, stable_repr
 from ..data import DeviceLoader
+from ..history import History
 from ..models.adda import domain_discriminator
-from ..runtime import get_device, seed_everything
+from ..runtime import describe_device, get_device, seed_everything
+from .loop import (RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state,
+                   weights_fingerprint)
 
 # The networks live in ``cnnlib.models.adda``; their old names here keep notebooks of older
 # checkouts working against a newer library.
@@ -38,7 +42,7 @@ from ..models.adda import lenet_classifier as lenet_classifier, lenet_encoder as
 discriminator = domain_discriminator
 
 __all__ = ["SOURCE", "TARGET",
-           "discriminator_step", "encoder_step", "encoder_loss", "adapt", "AddaHistory"]
+           "discriminator_step", "encoder_step", "encoder_loss", "adapt"]
 
 SOURCE, TARGET = 1, 0  # the discriminator's domain labels
 
@@ -76,37 +80,28 @@ def encoder_step(disc, target_encoder, target_images, opt_t) -> float:
     return loss.item()
 
 
-def _forever(loader):
-    while True:
-        yield from loader
-
-
-class AddaHistory:
-    """Logged every ``log_every`` steps: step, d_loss, encoder_loss, d_acc, target_acc, seconds."""
-
-    def __init__(self):
-        self.rows = []
-
-    def __getitem__(self, key):
-        return [row.get(key) for row in self.rows]
-
-    @property
-    def last(self):
-        return self.rows[-1] if self.rows else {}
-
-
 def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, batch_size: int = 128,
           lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, device=None, log_every: int = 100,
-          evaluate_target=None, disc: nn.Module | None = None):
+          evaluate_target=None, disc: nn.Module | None = None, checkpoint=None):
     """Stage 2 of ADDA: return ``(target_encoder, discriminator, history)``.
 
     ``source_data`` and ``target_data`` are data sets (labels are never used); both are
     normalised with their own ``stats``. ``evaluate_target(target_encoder) -> accuracy``, if
     given, is called at each log (for the curves only: the adaptation never sees target labels).
+    ``history`` (a ``cnnlib.train.History``) has a row every ``log_every`` steps: ``step``,
+    the mean ``d_loss`` and ``encoder_loss``, ``d_acc`` (how often D was right), ``seconds``
+    and, with ``evaluate_target``, ``target_acc``.
+
+    ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
+    saved with the run are the source encoder's weights, the discriminator, both data sets,
+    ``steps``, ``batch_size``, ``lr``, ``betas``, ``seed``, ``log_every`` and
+    ``evaluate_target``; a finished run is loaded, an interrupted one resumes exactly, other
+    settings are a ``CheckpointMismatchError``.
 
     The source encoder is fixed, so the source features of the whole source sample are computed
     once (in evaluation mode) and batches of them are drawn at random.
     """
+    check_loop_arguments(steps, log_every, batch_size)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(seed)
     source_encoder = source_encoder.to(device).eval()
@@ -114,33 +109,51 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
         source_features = torch.cat([source_encoder(x) for x, _ in
                                      DeviceLoader(source_data, 500, device=device)])
     target_encoder = copy.deepcopy(source_encoder).train()
-    for p in target_encoder.parameters():
-        p.requires_grad_(True)
+    target_encoder.requires_grad_(True)
     disc = (disc if disc is not None else domain_discriminator(source_features.shape[1])).to(device)
     opt_t = torch.optim.Adam(target_encoder.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
-    targets = _forever(DeviceLoader(target_data, batch_size, shuffle=True, drop_last=True,
-                                    device=device, seed=seed))
-    generator = torch.Generator().manual_seed(seed)
+    source_index = torch.Generator().manual_seed(seed)  # which source features each step draws
 
-    history = AddaHistory()
-    d_losses, t_losses, correct, seen = [], [], 0, 0
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        index = torch.randint(len(source_features), (batch_size,), generator=generator)
+    settings = {"source_encoder": {**model_fingerprint(source_encoder),
+                                   "weights": weights_fingerprint(source_encoder)},
+                "discriminator": model_fingerprint(disc), "source": data_fingerprint(source_data),
+                "target": data_fingerprint(target_data), "steps": steps, "batch_size": batch_size,
+                "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every,
+                "evaluate_target": stable_repr(evaluate_target), "device": describe_device(device)}
+    history, done = History(settings=settings), 0
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    if saved is not None:
+        state = saved["state"]
+        target_encoder.load_state_dict(state["target_encoder"])
+        disc.load_state_dict(state["discriminator"])
+        opt_t.load_state_dict(state["opt_target_encoder"])
+        opt_d.load_state_dict(state["opt_discriminator"])
+        source_index.set_state(state["rng_source_index"])
+        set_rng_state(state, device)
+        history, done = saved["history"], saved["progress"]
+        if saved["finished"]:
+            return target_encoder.eval(), disc.eval(), history
+
+    targets = batches(target_data, batch_size, device=device, seed=seed, start=done)
+    means, start = RunningMeans(), time.perf_counter()
+    for step in range(done + 1, steps + 1):
+        index = torch.randint(len(source_features), (batch_size,), generator=source_index)
         x_t, _ = next(targets)
         d_loss, d_correct = discriminator_step(disc, target_encoder, source_features[index.to(device)],
                                                x_t, opt_d)
-        t_losses.append(encoder_step(disc, target_encoder, x_t, opt_t))
-        d_losses.append(d_loss)
-        correct, seen = correct + d_correct, seen + 2 * batch_size
+        t_loss = encoder_step(disc, target_encoder, x_t, opt_t)
+        means.add({"d_loss": d_loss, "encoder_loss": t_loss, "d_acc": d_correct / (2 * batch_size)})
         if step % log_every == 0 or step == steps:
-            row = {"step": step, "d_loss": sum(d_losses) / len(d_losses),
-                   "encoder_loss": sum(t_losses) / len(t_losses), "d_acc": correct / seen,
-                   "seconds": time.perf_counter() - start}
+            row = {**means.row(step, lr), "seconds": time.perf_counter() - start}
             if evaluate_target is not None:
                 row["target_acc"] = evaluate_target(target_encoder)
                 target_encoder.train()
-            history.rows.append(row)
-            d_losses, t_losses, correct, seen = [], [], 0, 0
+            history.append(row)
+            if checkpoint is not None:
+                state = {"target_encoder": target_encoder.state_dict(), "discriminator": disc.state_dict(),
+                         "opt_target_encoder": opt_t.state_dict(), "opt_discriminator": opt_d.state_dict(),
+                         "rng_source_index": source_index.get_state(), **rng_state(device)}
+                save_checkpoint(checkpoint, settings=settings, state=state, history=history,
+                                progress=step, finished=step == steps)
     return target_encoder.eval(), disc.eval(), history

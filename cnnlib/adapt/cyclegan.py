@@ -26,17 +26,19 @@ import time
 import torch
 from torch import nn
 
-from ..data import DeviceLoader
+from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint
+from ..history import History
 from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
-from ..runtime import get_device, seed_everything
+from ..runtime import describe_device, get_device, seed_everything
+from .loop import RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state
 
 # The networks live in ``cnnlib.models.cyclegan``; their old names here keep notebooks of older
 # checkouts working against a newer library.
 from ..models.cyclegan import ResidualBlock as ResidualBlock  # noqa: E402
 generator = cyclegan_generator
 
-__all__ = ["lsgan_d_loss", "lsgan_g_loss",
-           "cycle_loss", "identity_loss", "ImagePool", "linear_decay", "CycleGAN", "train_cyclegan"]
+__all__ = ["lsgan_d_loss", "lsgan_g_loss", "cycle_loss", "identity_loss", "ImagePool", "linear_decay",
+           "CycleGAN", "Optimisers", "train_step", "train_cyclegan"]
 
 
 # --------------------------------------------------------------------------------------
@@ -94,6 +96,15 @@ class ImagePool:
                 out.append(image)
         return torch.stack(out)
 
+    def state_dict(self) -> dict:
+        """The stored images (one tensor) and the generator's state, to save with a run."""
+        images = torch.stack(self.images) if self.images else torch.empty(0)
+        return {"images": images, "rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images = list(state["images"].unbind(0)) if len(state["images"]) else []
+        self.generator.set_state(state["rng"].cpu())  # a generator's state lives on the CPU
+
 
 def linear_decay(total_steps: int, decay_start: int | None = None):
     """LambdaLR factor: 1 until ``decay_start`` (default: half way), then linearly down to 0."""
@@ -110,12 +121,20 @@ def linear_decay(total_steps: int, decay_start: int | None = None):
 # The model and its training step
 
 class CycleGAN(nn.Module):
-    """G: X -> Y, F: Y -> X, D_X, D_Y and their two Adam optimisers (generators, discriminators)."""
+    """G: X -> Y, F: Y -> X, D_X and D_Y, and the weights of the terms of the full objective.
+
+    Only the networks: the optimisers (:class:`Optimisers`) and the image pools are training
+    state, kept by the loop (:func:`train_cyclegan`), so the model's ``state_dict`` holds only
+    weights.
+    """
 
     def __init__(self, x_channels: int = 3, y_channels: int = 3, *, width: int = 16, n_blocks: int = 3,
-                 lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
-                 lr: float = 2e-4, betas=(0.5, 0.999), total_steps: int = 1000, seed: int = 0):
+                 lambda_cycle: float = 10.0, lambda_identity: float = 0.5, seed: int = 0):
         super().__init__()
+        if lambda_identity and x_channels != y_channels:
+            raise ValueError(f"the identity loss needs X and Y with the same number of channels (here "
+                             f"{x_channels} and {y_channels}): pass lambda_identity=0, or give both "
+                             "domains the same channels")
         torch.manual_seed(seed)
         self.G = cyclegan_generator(x_channels, y_channels, width, n_blocks)
         self.F = cyclegan_generator(y_channels, x_channels, width, n_blocks)
@@ -123,14 +142,7 @@ class CycleGAN(nn.Module):
         self.D_Y = patch_discriminator(y_channels, width)
         for net in (self.G, self.F, self.D_X, self.D_Y):
             net.apply(init_normal)
-        if lambda_identity and x_channels != y_channels:
-            raise ValueError("the identity loss needs X and Y with the same number of channels")
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
-        self.pool_x, self.pool_y = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
-        self.opt_g = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(itertools.chain(self.D_X.parameters(), self.D_Y.parameters()), lr=lr, betas=betas)
-        self.schedules = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(total_steps))
-                          for opt in (self.opt_g, self.opt_d)]
 
     def generator_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """All terms of the full objective for G and F on one batch (as tensors)."""
@@ -149,56 +161,119 @@ class CycleGAN(nn.Module):
         losses["total"] = total
         return losses, fake_x, fake_y
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
-        """One update of G and F (discriminators fixed), then one of D_X and D_Y."""
-        for d in (self.D_X, self.D_Y):
-            d.requires_grad_(False)
-        losses, fake_x, fake_y = self.generator_losses(x, y)
-        self.opt_g.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        self.opt_g.step()
-        for d in (self.D_X, self.D_Y):
-            d.requires_grad_(True)
 
-        fake_x, fake_y = self.pool_x.query(fake_x), self.pool_y.query(fake_y)
-        losses["D_X"] = lsgan_d_loss(self.D_X(x), self.D_X(fake_x.detach()))
-        losses["D_Y"] = lsgan_d_loss(self.D_Y(y), self.D_Y(fake_y.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        (losses["D_X"] + losses["D_Y"]).backward()
-        self.opt_d.step()
-        for schedule in self.schedules:
-            schedule.step()
-        return {k: v.item() for k, v in losses.items()}
+class Optimisers:
+    """The paper's two Adam optimisers, each with the :func:`linear_decay` schedule.
+
+    ``generators`` updates G and F together (one objective), ``discriminators`` D_X and D_Y.
+    """
+
+    def __init__(self, model: CycleGAN, *, lr: float = 2e-4, betas=(0.5, 0.999), total_steps: int):
+        self.generators = torch.optim.Adam(itertools.chain(model.G.parameters(), model.F.parameters()),
+                                           lr=lr, betas=betas)
+        self.discriminators = torch.optim.Adam(itertools.chain(model.D_X.parameters(), model.D_Y.parameters()),
+                                               lr=lr, betas=betas)
+        self.schedules = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(total_steps))
+                          for opt in (self.generators, self.discriminators)]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the current step (both optimisers have the same)."""
+        return self.schedules[0].get_last_lr()[0]
+
+    def state_dict(self) -> dict:
+        return {"generators": self.generators.state_dict(), "discriminators": self.discriminators.state_dict(),
+                "schedules": [schedule.state_dict() for schedule in self.schedules]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generators.load_state_dict(state["generators"])
+        self.discriminators.load_state_dict(state["discriminators"])
+        for schedule, saved in zip(self.schedules, state["schedules"]):
+            schedule.load_state_dict(saved)
 
 
-def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, seed: int = 0, device=None,
-                   log_every: int = 50, **kwargs):
-    """Train a :class:`CycleGAN` between two unpaired data sets; return ``(model, rows)``.
+def train_step(model: CycleGAN, x: torch.Tensor, y: torch.Tensor, optimisers: Optimisers,
+               pools: tuple[ImagePool, ImagePool]) -> dict:
+    """One update of G and F (discriminators fixed), then one of D_X and D_Y; the losses as floats.
+
+    ``pools``: the image histories of generated X and Y images, ``(pool_x, pool_y)``.
+    """
+    for d in (model.D_X, model.D_Y):
+        d.requires_grad_(False)
+    losses, fake_x, fake_y = model.generator_losses(x, y)
+    optimisers.generators.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    optimisers.generators.step()
+    for d in (model.D_X, model.D_Y):
+        d.requires_grad_(True)
+
+    pool_x, pool_y = pools
+    fake_x, fake_y = pool_x.query(fake_x), pool_y.query(fake_y)
+    losses["D_X"] = lsgan_d_loss(model.D_X(x), model.D_X(fake_x.detach()))
+    losses["D_Y"] = lsgan_d_loss(model.D_Y(y), model.D_Y(fake_y.detach()))
+    optimisers.discriminators.zero_grad(set_to_none=True)
+    (losses["D_X"] + losses["D_Y"]).backward()
+    optimisers.discriminators.step()
+    for schedule in optimisers.schedules:
+        schedule.step()
+    return {k: v.item() for k, v in losses.items()}
+
+
+def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: int = 16, n_blocks: int = 3,
+                   lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
+                   lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, device=None, log_every: int = 50,
+                   checkpoint=None):
+    """Train a :class:`CycleGAN` between two unpaired data sets; return ``(model, history)``.
 
     Images are scaled to [-1, 1] with each data set's ``stats`` (use mean = std = 0.5), so
-    they match the generators' tanh outputs. ``rows``: mean losses every ``log_every`` steps.
+    they match the generators' tanh outputs. ``history`` (a ``cnnlib.train.History``) has a row
+    of mean losses every ``log_every`` steps: ``step``, ``gan_G``, ``gan_F``, ``cycle_x``,
+    ``cycle_y``, ``identity`` (if used), ``total``, ``D_X``, ``D_Y``, ``seconds``.
+
+    ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
+    saved with the run are the networks, both data sets and every argument but ``device``; a
+    finished run is loaded, an interrupted one resumes exactly, other settings are a
+    ``CheckpointMismatchError``.
     """
+    check_loop_arguments(steps, log_every, batch_size)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(seed)
-    model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], total_steps=steps, seed=seed,
-                     **kwargs).to(device)
+    model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], width=width, n_blocks=n_blocks,
+                     lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, seed=seed).to(device)
     model.train()
+    optimisers = Optimisers(model, lr=lr, betas=betas, total_steps=steps)
+    pools = (ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1))
 
-    def forever(data, offset):
-        loader = DeviceLoader(data, batch_size, shuffle=True, drop_last=True, device=device, seed=seed + offset)
-        while True:
-            for images, _ in loader:
-                yield images
+    settings = {"model": model_fingerprint(model), "x": data_fingerprint(x_data), "y": data_fingerprint(y_data),
+                "steps": steps, "batch_size": batch_size, "width": width, "n_blocks": n_blocks,
+                "lambda_cycle": lambda_cycle, "lambda_identity": lambda_identity, "pool_size": pool_size,
+                "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every,
+                "device": describe_device(device)}
+    history, done = History(settings=settings), 0
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    if saved is not None:
+        state = saved["state"]
+        model.load_state_dict(state["model"])
+        optimisers.load_state_dict(state["optimisers"])
+        for pool, pool_state in zip(pools, state["pools"]):
+            pool.load_state_dict(pool_state)
+        set_rng_state(state, device)
+        history, done = saved["history"], saved["progress"]
+        if saved["finished"]:
+            return model.eval(), history
 
-    xs, ys = forever(x_data, 0), forever(y_data, 1)
-    rows, sums, start = [], {}, time.perf_counter()
-    for step in range(1, steps + 1):
-        losses = model.train_step(next(xs), next(ys))
-        for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + v
+    xs = batches(x_data, batch_size, device=device, seed=seed, start=done)
+    ys = batches(y_data, batch_size, device=device, seed=seed + 1, start=done)
+    means, start = RunningMeans(), time.perf_counter()
+    for step in range(done + 1, steps + 1):
+        (x, _), (y, _) = next(xs), next(ys)
+        lr_now = optimisers.lr
+        means.add(train_step(model, x, y, optimisers, pools))
         if step % log_every == 0 or step == steps:
-            n = log_every if step % log_every == 0 else step % log_every
-            rows.append({"step": step, **{k: v / n for k, v in sums.items()},
-                         "seconds": time.perf_counter() - start})
-            sums = {}
-    return model.eval(), rows
+            history.append({**means.row(step, lr_now), "seconds": time.perf_counter() - start})
+            if checkpoint is not None:
+                state = {"model": model.state_dict(), "optimisers": optimisers.state_dict(),
+                         "pools": [pool.state_dict() for pool in pools], **rng_state(device)}
+                save_checkpoint(checkpoint, settings=settings, state=state, history=history,
+                                progress=step, finished=step == steps)
+    return model.eval(), history
