@@ -153,3 +153,47 @@ def test_adapt_loads_a_finished_run_and_refuses_other_settings(tmp_path, monkeyp
         other_source[0].bias += 0.1  # the same network with other weights: another source encoder
     with pytest.raises(CheckpointMismatchError, match=r"source_encoder\.weights"):
         adda.adapt(other_source, source, target, **TINY, checkpoint=path)
+
+
+def fake_digits(monkeypatch):
+    """Every digit domain and split: 40 grey 28x28 images whose class is a bright row band."""
+    from cnnlib.adapt import domains
+
+    def load_dataset(name, split):
+        g = torch.Generator().manual_seed(sum(map(ord, name + split)))  # each its own images
+        labels = torch.arange(40) % 10
+        images = torch.randint(0, 50, (40, 1, 28, 28), generator=g, dtype=torch.uint8)
+        for i, label in enumerate(labels.tolist()):
+            images[i, :, 2 * label:2 * label + 4] = 200
+        return ImageDataset(images, labels, [str(d) for d in range(10)], name, split)
+    monkeypatch.setattr(domains, "load_dataset", load_dataset)
+
+
+def test_adda_experiment_reports_source_only_and_adapted_accuracy(tmp_path, monkeypatch):
+    fake_digits(monkeypatch)
+    settings = dict(n_source=32, n_target=32, seed=1, steps=2, source_epochs=1, log_every=1, batch_size=16)
+    path = tmp_path / "usps_to_mnist.pt"
+    result = adda.adda_experiment("usps", "mnist", **settings, checkpoint=path)
+    assert result["history"]["step"] == [1, 2]
+    assert result["adda"] == result["history"]["target_acc"][-1]  # the last log is the final encoder
+    assert 0.0 <= result["source_only"] <= 1.0 and len(result["source_history"]) == 1
+    assert path.exists() and (tmp_path / "usps_to_mnist-source.pt").exists()
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 1)  # loading both checkpoints trains nothing
+        again = adda.adda_experiment("usps", "mnist", **settings, checkpoint=path)
+    assert (again["source_only"], again["adda"]) == (result["source_only"], result["adda"])
+    with pytest.raises(CheckpointMismatchError, match="epochs: saved 1, now 2"):
+        adda.adda_experiment("usps", "mnist", **{**settings, "source_epochs": 2}, checkpoint=path)
+
+
+def test_adda_experiment_uses_colour_when_mnist_m_is_a_domain(monkeypatch):
+    fake_digits(monkeypatch)
+    seen, real_adapt = [], adda.adapt
+
+    def adapt(encoder, source, target, **settings):
+        seen.append((source.images.shape[1], target.images.shape[1]))
+        return real_adapt(encoder, source, target, **settings)
+    monkeypatch.setattr(adda, "adapt", adapt)
+    adda.adda_experiment("mnist", "mnist_m", n_source=16, n_target=16, steps=1, source_epochs=1,
+                         log_every=1, batch_size=16)
+    assert seen == [(3, 3)]

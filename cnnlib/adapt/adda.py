@@ -17,12 +17,13 @@ beta1 = 0.5.
 
 Watch the discriminator's accuracy: near 0.5 means the two feature distributions are hard to
 tell apart (what adaptation wants); stuck near 1.0 means the encoder lost the game and nothing
-was adapted.
+was adapted. :func:`adda_experiment` runs the chapter's experiment on one pair of digit domains.
 """
 from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -31,18 +32,19 @@ from torch import nn
 from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint, stable_repr
 from ..data import DeviceLoader
 from ..history import History
-from ..models.adda import domain_discriminator
+from ..models.adda import domain_discriminator, lenet_classifier, lenet_encoder
 from ..runtime import describe_device, get_device, seed_everything
+from ..train import evaluate, fit
+from .domains import digit_domain
 from .loop import (RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state,
                    weights_fingerprint)
 
-# The networks live in ``cnnlib.models.adda``; their old names here keep notebooks of older
-# checkouts working against a newer library.
-from ..models.adda import lenet_classifier as lenet_classifier, lenet_encoder as lenet_encoder  # noqa: E402
+# The networks live in ``cnnlib.models.adda``; their old names here (``adda.lenet_encoder``,
+# ``adda.discriminator``, ...) keep notebooks of older checkouts working against a newer library.
 discriminator = domain_discriminator
 
 __all__ = ["SOURCE", "TARGET",
-           "discriminator_step", "encoder_step", "encoder_loss", "adapt"]
+           "discriminator_step", "encoder_step", "encoder_loss", "adapt", "adda_experiment"]
 
 SOURCE, TARGET = 1, 0  # the discriminator's domain labels
 
@@ -157,3 +159,52 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
                 save_checkpoint(checkpoint, settings=settings, state=state, history=history,
                                 progress=step, finished=step == steps)
     return target_encoder.eval(), disc.eval(), history
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 11's experiment: source only, then ADDA, on one pair of digit domains
+
+def _beside(path, suffix: str):
+    """``runs/ch11.pt`` -> ``runs/ch11-source.pt``: a second checkpoint next to ``path``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-{suffix}{path.suffix}")
+
+
+def adda_experiment(source_name: str, target_name: str, *, n_source: int, n_target: int, seed: int = 0,
+                    steps: int, source_epochs: int, log_every: int, batch_size: int = 128,
+                    checkpoint=None) -> dict:
+    """Source only vs ADDA from ``source_name`` to ``target_name`` (digit domains), as in Table 2
+    of Tzeng et al. (2017); returns ``{"source_only", "adda", "history", "source_history"}``.
+
+    1. Pre-training: LeNet encoder + classifier on ``n_source`` labelled source training images
+       (Adam, lr 1e-3, ``source_epochs`` epochs). ``source_only``: its accuracy on the target's
+       test split, as it is.
+    2. Adaptation (:func:`adapt`): ``steps`` steps on ``n_target`` *unlabelled* target training
+       images; the target test accuracy through the source classifier is logged every
+       ``log_every`` steps in ``history`` (for the curves only). ``adda``: the final accuracy.
+
+    Both domains are colour when MNIST-M is one of them, grey otherwise; samples are drawn with
+    ``seed``, which also seeds the training. ``checkpoint``: a path for the adaptation; the
+    pre-training is kept beside it (``-source`` added to its name). Both load or train, with
+    ``fit``'s policy: a finished run is loaded, other settings are refused.
+    """
+    channels = 3 if "mnist_m" in (source_name, target_name) else 1
+    source = digit_domain(source_name, "train", channels=channels).subset(n_source, seed=seed)
+    target = digit_domain(target_name, "train", channels=channels).subset(n_target, seed=seed)
+    target_test = digit_domain(target_name, "test", channels=channels)
+
+    torch.manual_seed(seed)
+    encoder, classifier = lenet_encoder(channels), lenet_classifier()
+    source_history = fit(nn.Sequential(encoder, classifier), source, epochs=source_epochs, lr=1e-3,
+                         batch_size=128, optimizer="adam", weight_decay=0.0, seed=seed, progress=False,
+                         checkpoint=None if checkpoint is None else _beside(checkpoint, "source"))
+    source_only = evaluate(nn.Sequential(encoder, classifier), target_test)["acc"]
+
+    def target_accuracy(target_encoder):  # for the curves only; ADDA never sees target labels
+        return evaluate(nn.Sequential(target_encoder, classifier), target_test)["acc"]
+
+    target_encoder, _, history = adapt(encoder, source, target, steps=steps, batch_size=batch_size,
+                                       seed=seed, log_every=log_every, evaluate_target=target_accuracy,
+                                       checkpoint=checkpoint)
+    return {"source_only": source_only, "adda": target_accuracy(target_encoder), "history": history,
+            "source_history": source_history}
