@@ -130,6 +130,7 @@ def test_adapt_resumes_an_interrupted_run_exactly(tmp_path, monkeypatch):
     resumed, resumed_disc, history = adda.adapt(source_encoder(), source, target, **TINY, checkpoint=path)
     assert history["step"] == [3, 6]
     assert without_seconds(history) == without_seconds(whole_history)
+    assert history["seconds"] == sorted(history["seconds"])  # training time of the whole run
     for a, b in ((whole, resumed), (whole_disc, resumed_disc)):
         for key, value in a.state_dict().items():
             assert torch.equal(value, b.state_dict()[key]), key

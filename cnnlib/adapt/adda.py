@@ -92,7 +92,7 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     given, is called at each log (for the curves only: the adaptation never sees target labels).
     ``history`` (a ``cnnlib.train.History``) has a row every ``log_every`` steps: ``step``,
     the mean ``d_loss`` and ``encoder_loss``, ``d_acc`` (how often D was right), ``seconds``
-    and, with ``evaluate_target``, ``target_acc``.
+    (of training so far) and, with ``evaluate_target``, ``target_acc``.
 
     ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
     saved with the run are the source encoder's weights, the discriminator, both data sets,
@@ -138,7 +138,8 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
             return target_encoder.eval(), disc.eval(), history
 
     targets = batches(target_data, batch_size, device=device, seed=seed, start=done)
-    means, start = RunningMeans(), time.perf_counter()
+    # ``seconds`` counts the training time of the whole run, across resumptions.
+    means, start = RunningMeans(), time.perf_counter() - history.last.get("seconds", 0.0)
     for step in range(done + 1, steps + 1):
         index = torch.randint(len(source_features), (batch_size,), generator=source_index)
         x_t, _ = next(targets)

@@ -228,7 +228,8 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     Images are scaled to [-1, 1] with each data set's ``stats`` (use mean = std = 0.5), so
     they match the generators' tanh outputs. ``history`` (a ``cnnlib.train.History``) has a row
     of mean losses every ``log_every`` steps: ``step``, ``gan_G``, ``gan_F``, ``cycle_x``,
-    ``cycle_y``, ``identity`` (if used), ``total``, ``D_X``, ``D_Y``, ``seconds``.
+    ``cycle_y``, ``identity`` (if used), ``total``, ``D_X``, ``D_Y``, ``seconds`` (of training so
+    far).
 
     ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
     saved with the run are the networks, both data sets and every argument but ``device``; a
@@ -264,7 +265,8 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
 
     xs = batches(x_data, batch_size, device=device, seed=seed, start=done)
     ys = batches(y_data, batch_size, device=device, seed=seed + 1, start=done)
-    means, start = RunningMeans(), time.perf_counter()
+    # ``seconds`` counts the training time of the whole run, across resumptions.
+    means, start = RunningMeans(), time.perf_counter() - history.last.get("seconds", 0.0)
     for step in range(done + 1, steps + 1):
         (x, _), (y, _) = next(xs), next(ys)
         lr_now = optimisers.lr
