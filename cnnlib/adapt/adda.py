@@ -82,6 +82,20 @@ def encoder_step(disc, target_encoder, target_images, opt_t) -> float:
     return loss.item()
 
 
+def _state(players: dict, source_index: torch.Generator, device) -> dict:
+    """What a resumed run needs: both networks and optimisers, and every random number stream."""
+    return {**{name: player.state_dict() for name, player in players.items()},
+            "rng_source_index": source_index.get_state(), **rng_state(device)}
+
+
+def _restore(state: dict, players: dict, source_index: torch.Generator, device) -> None:
+    """Put back what :func:`_state` saved."""
+    for name, player in players.items():
+        player.load_state_dict(state[name])
+    source_index.set_state(state["rng_source_index"])
+    set_rng_state(state, device)
+
+
 def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, batch_size: int = 128,
           lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, device=None, log_every: int = 100,
           evaluate_target=None, disc: nn.Module | None = None, checkpoint=None):
@@ -116,6 +130,8 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     opt_t = torch.optim.Adam(target_encoder.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     source_index = torch.Generator().manual_seed(seed)  # which source features each step draws
+    players = {"target_encoder": target_encoder, "discriminator": disc, "opt_target_encoder": opt_t,
+               "opt_discriminator": opt_d}
 
     settings = {"source_encoder": {**model_fingerprint(source_encoder),
                                    "weights": weights_fingerprint(source_encoder)},
@@ -126,13 +142,7 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     history, done = History(settings=settings), 0
     saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
     if saved is not None:
-        state = saved["state"]
-        target_encoder.load_state_dict(state["target_encoder"])
-        disc.load_state_dict(state["discriminator"])
-        opt_t.load_state_dict(state["opt_target_encoder"])
-        opt_d.load_state_dict(state["opt_discriminator"])
-        source_index.set_state(state["rng_source_index"])
-        set_rng_state(state, device)
+        _restore(saved["state"], players, source_index, device)
         history, done = saved["history"], saved["progress"]
         if saved["finished"]:
             return target_encoder.eval(), disc.eval(), history
@@ -154,11 +164,8 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
                 target_encoder.train()
             history.append(row)
             if checkpoint is not None:
-                state = {"target_encoder": target_encoder.state_dict(), "discriminator": disc.state_dict(),
-                         "opt_target_encoder": opt_t.state_dict(), "opt_discriminator": opt_d.state_dict(),
-                         "rng_source_index": source_index.get_state(), **rng_state(device)}
-                save_checkpoint(checkpoint, settings=settings, state=state, history=history,
-                                progress=step, finished=step == steps)
+                save_checkpoint(checkpoint, settings=settings, state=_state(players, source_index, device),
+                                history=history, progress=step, finished=step == steps)
     return target_encoder.eval(), disc.eval(), history
 
 

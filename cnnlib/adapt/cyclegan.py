@@ -219,6 +219,21 @@ def train_step(model: CycleGAN, x: torch.Tensor, y: torch.Tensor, optimisers: Op
     return {k: v.item() for k, v in losses.items()}
 
 
+def _state(model: CycleGAN, optimisers: Optimisers, pools, device) -> dict:
+    """What a resumed run needs: weights, optimisers and schedules, image pools, random numbers."""
+    return {"model": model.state_dict(), "optimisers": optimisers.state_dict(),
+            "pools": [pool.state_dict() for pool in pools], **rng_state(device)}
+
+
+def _restore(state: dict, model: CycleGAN, optimisers: Optimisers, pools, device) -> None:
+    """Put back what :func:`_state` saved."""
+    model.load_state_dict(state["model"])
+    optimisers.load_state_dict(state["optimisers"])
+    for pool, pool_state in zip(pools, state["pools"]):
+        pool.load_state_dict(pool_state)
+    set_rng_state(state, device)
+
+
 def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: int = 16, n_blocks: int = 3,
                    lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
                    lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, device=None, log_every: int = 50,
@@ -253,12 +268,7 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     history, done = History(settings=settings), 0
     saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
     if saved is not None:
-        state = saved["state"]
-        model.load_state_dict(state["model"])
-        optimisers.load_state_dict(state["optimisers"])
-        for pool, pool_state in zip(pools, state["pools"]):
-            pool.load_state_dict(pool_state)
-        set_rng_state(state, device)
+        _restore(saved["state"], model, optimisers, pools, device)
         history, done = saved["history"], saved["progress"]
         if saved["finished"]:
             return model.eval(), history
@@ -274,8 +284,6 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
         if step % log_every == 0 or step == steps:
             history.append({**means.row(step, lr_now), "seconds": time.perf_counter() - start})
             if checkpoint is not None:
-                state = {"model": model.state_dict(), "optimisers": optimisers.state_dict(),
-                         "pools": [pool.state_dict() for pool in pools], **rng_state(device)}
-                save_checkpoint(checkpoint, settings=settings, state=state, history=history,
-                                progress=step, finished=step == steps)
+                save_checkpoint(checkpoint, settings=settings, state=_state(model, optimisers, pools, device),
+                                history=history, progress=step, finished=step == steps)
     return model.eval(), history
