@@ -11,7 +11,7 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
 - ``cnnlib.initialisation`` init scales, k-means and Gabor first-layer filters    chapter 2
 - ``cnnlib.augment``  batched zoom, rotation, distortion, hue shift                 chapter 5
-- ``cnnlib.models``   LeNet-5 to DenseNet, one family per file                      chapters 6-9
+- ``cnnlib.models``   every network of the book, one family per file                chapters 2, 6-12
 - ``cnnlib.memory``, ``cnnlib.compact``  activation memory; the compact CIFAR nets  chapters 8-9
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10
 - ``cnnlib.adapt``    ADDA and CycleGAN (MNIST-M lives in ``cnnlib.data``)         chapters 11-12

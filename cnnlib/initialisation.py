@@ -5,23 +5,29 @@ Two families, as in the course notes:
 - **random**: ``init_weights(model, scheme)`` draws every conv/linear weight from a normal
   distribution whose standard deviation is fixed (``"normal"``), Glorot & Bengio's
   ``sqrt(2 / (fan_in + fan_out))`` (``"glorot"``, AISTATS 2010) or He et al.'s ``sqrt(2 / fan_in)``
-  (``"he"``, ICCV 2015). ``conv_stack`` and ``activation_stats`` show what each does to the
-  activations of a deep stack.
+  (``"he"``, ICCV 2015). ``activation_stats`` shows what each does to the activations of a
+  deep stack (``cnnlib.models.conv_stack``).
 - **obtained elsewhere**: first-layer filters from unsupervised k-means on random image patches,
   optionally PCA/ZCA-whitened (Coates, Lee & Ng, "An Analysis of Single-Layer Networks in
   Unsupervised Feature Learning", AISTATS 2011): ``random_patches``, ``zca_whitening``,
   ``kmeans_filters``; a fixed Gabor bank (``gabor_bank``, the notes' equation ``gabor``); filters
   copied from a network trained on other data (``copy_conv``); and layers that are not trained
-  at all (``freeze``).
+  at all (``freeze``, also the fine-tuning tool of the transfer-learning chapter).
 """
 from __future__ import annotations
 
 import itertools
 import math
+import types
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 from torch import nn
+
+# The deep stack moved to ``cnnlib.models``; imported here so chapters that import it from this
+# module (notebooks of older checkouts, run against a newer library) keep working.
+from .models.conv_stack import conv_stack
 
 __all__ = [
     "fans",
@@ -89,19 +95,6 @@ def init_weights(model: nn.Module, scheme: str, *, std: float = 0.01,
             if module.bias is not None:
                 module.bias.zero_()
     return model
-
-
-def conv_stack(depth: int = 10, width: int = 64, *, in_channels: int = 3,
-               activation: str = "relu") -> nn.Sequential:
-    """``depth`` blocks of 3x3 conv (size kept, no bias) + activation: the deep stack to probe."""
-    acts = {"relu": nn.ReLU, "tanh": nn.Tanh}
-    if activation not in acts:
-        raise ValueError(f"unknown activation {activation!r}; use 'relu' or 'tanh'")
-    layers, channels = [], in_channels
-    for _ in range(depth):
-        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), acts[activation]()]
-        channels = width
-    return nn.Sequential(*layers)
 
 
 @torch.no_grad()
@@ -307,11 +300,44 @@ def copy_conv(source: nn.Conv2d, target: nn.Conv2d) -> nn.Conv2d:
     return target
 
 
-def freeze(*modules: nn.Module) -> None:
-    """Stop training ``modules``: their parameters get ``requires_grad=False``.
+def _train_stays_eval(self, mode: bool = True):
+    # ``model.train()`` calls ``train`` on every submodule; a frozen one answers by staying in
+    # evaluation mode, so its BatchNorm keeps its running statistics and its dropout is off.
+    return nn.Module.train(self, False)
 
-    ``cnnlib.train.fit`` gives the optimizer only the parameters that still require a gradient.
+
+def _freeze_whole(module: nn.Module) -> None:
+    module.requires_grad_(False)
+    module.train = types.MethodType(_train_stays_eval, module)
+    module.eval()
+
+
+def freeze(model: nn.Module, *, trainable: Iterable[str] = ()) -> nn.Module:
+    """Stop training ``model``, except its children named in ``trainable``; return ``model``.
+
+    A frozen part does not change at all during training:
+
+    - its parameters get ``requires_grad=False``, and ``cnnlib.train.fit`` gives the optimiser
+      only the parameters that still require a gradient;
+    - it stays in evaluation mode when ``fit`` calls ``model.train()``: a BatchNorm layer in
+      training mode would keep updating its running statistics without any gradient.
+
+    ``freeze(conv)`` freezes one layer (chapter 2); ``freeze(net, trainable=("layer4", "fc"))``
+    fine-tunes only the top of a network (chapter 10). The children named in ``trainable`` are
+    left as they are. ``model`` is changed in place.
     """
-    for module in modules:
-        for parameter in module.parameters():
-            parameter.requires_grad_(False)
+    trainable = (trainable,) if isinstance(trainable, str) else tuple(trainable)
+    children = [name for name, _ in model.named_children()]
+    unknown = [name for name in trainable if name not in children]
+    if unknown:
+        raise ValueError(f"trainable={unknown} are not children of the model; its children are "
+                         f"{children}: name the blocks to keep training")
+    if not trainable:
+        _freeze_whole(model)
+        return model
+    for parameter in model.parameters(recurse=False):  # the model's own, outside any child
+        parameter.requires_grad_(False)
+    for name, child in model.named_children():
+        if name not in trainable:
+            _freeze_whole(child)
+    return model

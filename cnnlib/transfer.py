@@ -1,19 +1,23 @@
 """Transfer learning: reuse a network trained on one task for another (chapter 10).
 
 The two strategies of the course notes, as small functions that work on any network whose
-children run in order and end with a linear layer (the book's :func:`convnet`, torchvision's
-ResNets, ...):
+children run in order and end with a linear layer (the book's ``cnnlib.models.convnet``,
+torchvision's ResNets, ...):
 
 - **fixed feature extractor**: :func:`drop_head` removes the last fully connected layer,
   :func:`extract_features` runs the frozen network over the new data set *once*, and
   ``cnnlib.train.fit`` trains a softmax classifier (an ``nn.Linear``) on the stored
   ``(features, labels)`` pair;
 - **fine-tuning**: :func:`replace_head` puts a fresh layer with the new number of classes on
-  top, :func:`freeze` keeps the lower blocks fixed (fine-tune "top") or nothing (fine-tune
-  "all"), and :func:`layerwise_sgd` gives the pretrained layers a lower learning rate than the
-  new head (param groups), so training does not wash out what was learned;
+  top, ``cnnlib.initialisation.freeze`` keeps the lower blocks fixed (fine-tune "top") or
+  nothing (fine-tune "all"), and :func:`layerwise_sgd` gives the pretrained layers a lower
+  learning rate than the new head (param groups), so training does not wash out what was
+  learned;
 - for a small target set that looks nothing like the source: :func:`head_on_block` attaches a
   new layer to an *earlier* block, whose features are more generic.
+
+:func:`compare_methods` runs the chapter's experiment: every method (:data:`METHODS`) on
+small/large and similar/different targets, over several seeds.
 
 :func:`imagenet_resnet18` loads torchvision's ImageNet weights when they can be had, and says
 plainly why not when the machine is offline.
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import types
 from collections import OrderedDict
 
 import torch
@@ -30,37 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DeviceLoader
+from .initialisation import freeze  # also importable from here, as older notebooks do
+from .models.convnet import conv_bn_relu, convnet  # convnet: also its old path, for older notebooks
 from .runtime import get_device
+from .train import evaluate, fit
 
-__all__ = ["convnet", "last_linear", "replace_head", "drop_head", "truncate", "freeze",
-           "count_trainable", "layerwise_sgd", "extract_features", "head_on_block",
-           "with_stats", "digits_as_rgb", "relabel", "imagenet_resnet18"]
-
-
-# --------------------------------------------------------------------------------------
-# The book's source network
-
-def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True)]
-
-
-def convnet(num_classes: int = 10, in_channels: int = 3, widths=(16, 32, 64, 128)) -> nn.Sequential:
-    """A four-block CNN for 32x32 images, small enough to pre-train on a laptop CPU.
-
-    ``layer1``..``layer3`` are conv-BN-ReLU + 2x2 max pooling (32 -> 16 -> 8 -> 4 pixels),
-    ``layer4`` is conv-BN-ReLU, then global average pooling and the classifier ``fc``. The
-    names follow torchvision's ResNet, so every function of this module treats both alike.
-    """
-    layers, c_in = OrderedDict(), in_channels
-    for i, width in enumerate(widths, start=1):
-        block = _conv_bn_relu(c_in, width) + ([nn.MaxPool2d(2)] if i < len(widths) else [])
-        layers[f"layer{i}"] = nn.Sequential(*block)
-        c_in = width
-    layers["avgpool"] = nn.AdaptiveAvgPool2d(1)
-    layers["flatten"] = nn.Flatten()
-    layers["fc"] = nn.Linear(c_in, num_classes)
-    return nn.Sequential(layers)
+__all__ = ["last_linear", "replace_head", "drop_head", "truncate", "count_trainable", "layerwise_sgd",
+           "extract_features", "head_on_block", "with_stats", "digits_as_rgb", "relabel",
+           "imagenet_resnet18", "METHODS", "feature_extractor_accuracy", "target_model",
+           "transfer_accuracy", "compare_methods"]
 
 
 # --------------------------------------------------------------------------------------
@@ -94,7 +75,7 @@ def drop_head(model: nn.Module) -> nn.Module:
     """A frozen copy of ``model`` without its last linear layer: it outputs the features."""
     model = copy.deepcopy(model)
     _set_module(model, last_linear(model), nn.Identity())
-    return freeze(model, trainable=())
+    return freeze(model)
 
 
 def truncate(model: nn.Module, last: str) -> nn.Sequential:
@@ -107,33 +88,7 @@ def truncate(model: nn.Module, last: str) -> nn.Sequential:
 
 
 # --------------------------------------------------------------------------------------
-# Freezing and learning rates
-
-def _train_stays_eval(self, mode: bool = True):
-    # A frozen block must not change at all, and BatchNorm changes its running statistics
-    # in training mode even without gradients; so frozen blocks ignore model.train().
-    return nn.Module.train(self, False)
-
-
-def freeze(model: nn.Module, trainable=("fc",)) -> nn.Module:
-    """Freeze every parameter of ``model`` except those of the children named in ``trainable``.
-
-    Frozen children also stay in evaluation mode (BatchNorm statistics fixed) when ``fit`` calls
-    ``model.train()``. ``trainable=()`` freezes everything. Returns ``model`` (changed in place).
-    """
-    names = [name for name, _ in model.named_children()]
-    unknown = [t for t in trainable if t not in names]
-    if unknown:
-        raise ValueError(f"{unknown} are not children of the model; children: {names}")
-    for name, child in model.named_children():
-        keep = name in trainable
-        for p in child.parameters():
-            p.requires_grad_(keep)
-        if not keep:
-            child.train = types.MethodType(_train_stays_eval, child)
-            child.eval()
-    return model
-
+# Trainable parameters and learning rates
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameters that training will change (``requires_grad``)."""
@@ -195,11 +150,11 @@ def head_on_block(model: nn.Module, block: str, num_classes: int, *, width: int 
     keeps *where* each feature was; global average pooling here would throw the layout away,
     which costs dearly on digits, whose class depends on where the strokes are.
     """
-    body = freeze(truncate(model, block), trainable=())
+    body = freeze(truncate(model, block))
     with torch.no_grad():
         _, channels, height, width_px = body(torch.zeros(1, *input_size)).shape
     torch.manual_seed(seed)
-    new = nn.Sequential(*_conv_bn_relu(channels, width), nn.MaxPool2d(2), nn.Flatten())
+    new = nn.Sequential(*conv_bn_relu(channels, width), nn.MaxPool2d(2), nn.Flatten())
     fc = nn.Linear(width * (height // 2) * (width_px // 2), num_classes)
     return nn.Sequential(OrderedDict(body=body, new=new, fc=fc))
 
@@ -228,6 +183,97 @@ def relabel(data, classes):
     mapping[classes] = torch.arange(len(classes))
     return dataclasses.replace(subset, labels=mapping[subset.labels],
                                classes=[data.classes[c] for c in classes])
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 10's experiment: every way of reusing the source, on every kind of target
+
+METHODS = ("from scratch", "feature extractor", "fine-tune top", "fine-tune all", "new layer on layer2")
+
+
+def feature_extractor_accuracy(body: nn.Module, train, test, *, seed: int = 0, epochs: int = 100) -> float:
+    """Run the frozen ``body`` over each set once, train a softmax classifier on the stored
+    features (``fit`` takes a ``(features, labels)`` pair), return its test accuracy.
+
+    The classifier is one ``nn.Linear``, trained with Adam (lr 0.01, weight decay 1e-3): cheap,
+    because the features were computed once. Batches of 128, because ``fit`` drops the last
+    partial batch: with 256, a 400-image training set would lose a third of every epoch.
+    """
+    train_features = extract_features(body, train)
+    torch.manual_seed(seed)
+    classifier = nn.Linear(train_features[0].shape[1], len(train.classes))
+    fit(classifier, train_features, epochs=epochs, lr=0.01, optimizer="adam", weight_decay=1e-3,
+        batch_size=128, schedule="constant", seed=seed, progress=False)
+    return evaluate(classifier, extract_features(body, test))["acc"]
+
+
+def target_model(method: str, source: nn.Module, num_classes: int, *, seed: int = 0, lr: float = 0.05):
+    """The network that ``method`` trains on the target, and the ``optimizer=`` to give ``fit``.
+
+    - ``"from scratch"``: a fresh ``convnet`` (default widths), plain SGD;
+    - ``"fine-tune all"``: the source with a new head, SGD with the pretrained layers at a tenth
+      of ``lr`` (:func:`layerwise_sgd`); ``"fine-tune top"``: the same with all but ``layer4``
+      and ``fc`` frozen;
+    - ``"new layer on layer2"``: :func:`head_on_block` on ``layer2``, plain SGD.
+
+    (``"feature extractor"`` trains no network end to end: see :func:`feature_extractor_accuracy`.)
+    """
+    if method == "from scratch":
+        torch.manual_seed(seed)
+        return convnet(num_classes=num_classes), "sgd"
+    if method == "new layer on layer2":
+        return head_on_block(source, "layer2", num_classes=num_classes, width=64, seed=seed), "sgd"
+    if method in ("fine-tune top", "fine-tune all"):
+        model = replace_head(source, num_classes, seed=seed)
+        if method == "fine-tune top":
+            freeze(model, trainable=("layer4", "fc"))
+        return model, layerwise_sgd(model, lr=lr, pretrained_scale=0.1)
+    raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
+
+
+def transfer_accuracy(method: str, source: nn.Module, train, test, *, epochs: int, seed: int = 0) -> float:
+    """Train on the target's ``train`` the way ``method`` says (one of :data:`METHODS`); return
+    the accuracy on ``test``.
+
+    SGD at lr 0.05 for ``epochs`` epochs, batches of 32 below 1,000 images (else 128), weight
+    decay 5e-4; the feature extractor's classifier trains for 100 epochs on the stored features.
+    """
+    if method == "feature extractor":
+        return feature_extractor_accuracy(drop_head(source), train, test, seed=seed)
+    model, optimizer = target_model(method, source, len(train.classes), seed=seed)
+    fit(model, train, epochs=epochs, lr=0.05, optimizer=optimizer, weight_decay=5e-4,
+        batch_size=32 if len(train) < 1000 else 128, seed=seed, progress=False)
+    return evaluate(model, test)["acc"]
+
+
+def compare_methods(source: nn.Module, targets: dict, *, sizes: dict, epochs: dict, seeds,
+                    n_test: int | None = None, methods=METHODS, log=print) -> dict:
+    """Chapter 10's table: the test accuracy of every method on every kind and size of target.
+
+    ``targets``: ``{kind: (train_all, test_all)}``, e.g. ``"similar"`` and ``"different"``;
+    ``sizes``: ``{size: number of training images}``; ``epochs``: ``{size: epochs}``. Seed ``s``
+    trains on its own sample, ``train_all.subset(n, seed=100 + s)``, from its own
+    initialisation; every run is tested on the same ``n_test`` images of ``test_all`` (all of
+    them for ``None``). Returns ``{(size, kind, method): accuracies}``, a tensor with one
+    accuracy per seed; ``log`` gets one line of means per (size, kind) (``None``: quiet).
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; use some of {METHODS}")
+    if set(sizes) != set(epochs):
+        raise ValueError(f"sizes and epochs must name the same sizes, got {sorted(sizes)} and "
+                         f"{sorted(epochs)}: give every size its number of epochs")
+    results = {}
+    for kind, (train_all, test_all) in targets.items():
+        test = test_all if n_test is None else test_all.subset(n_test, seed=0)
+        for size, n in sizes.items():
+            for method in methods:
+                results[size, kind, method] = torch.tensor(
+                    [transfer_accuracy(method, source, train_all.subset(n, seed=100 + seed), test,
+                                       epochs=epochs[size], seed=seed) for seed in seeds])
+            if log is not None:
+                log(f"{size} & {kind}: " + ", ".join(f"{m} {results[size, kind, m].mean():.3f}" for m in methods))
+    return results
 
 
 # --------------------------------------------------------------------------------------

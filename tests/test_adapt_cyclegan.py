@@ -1,4 +1,4 @@
-"""cnnlib.adapt.cyclegan: shapes, the loss formulas by hand, the image pool's rules, the
+"""cnnlib.adapt.cyclegan: the loss formulas by hand, the image pool's rules, the
 learning-rate decay, and which networks each half of a training step changes."""
 import math
 
@@ -7,27 +7,7 @@ import torch
 
 from cnnlib.adapt import cyclegan as cg
 from cnnlib.data import ImageDataset
-from cnnlib.shapes import receptive_field
-
-
-def test_generator_keeps_the_size_and_range():
-    for size in (28, 32):
-        out = cg.generator(3, 1, width=4, n_blocks=1)(torch.randn(2, 3, size, size) * 5)
-        assert out.shape == (2, 1, size, size)
-        assert out.abs().max() <= 1.0
-
-
-def test_patch_discriminator_outputs_a_grid_of_patch_scores():
-    d = cg.patch_discriminator(3, width=4)
-    assert d(torch.zeros(2, 3, 28, 28)).shape == (2, 1, 6, 6)
-    assert d(torch.zeros(2, 3, 32, 32)).shape == (2, 1, 7, 7)
-    assert receptive_field(d).size == 22  # the docstring's patch size
-
-
-def test_residual_block_is_identity_plus_body():
-    block = cg.ResidualBlock(4)
-    x = torch.randn(1, 4, 6, 6)
-    assert torch.allclose(block(x), x + block.body(x))
+from cnnlib.train import CheckpointMismatchError, History
 
 
 def test_lsgan_and_l1_losses_by_hand():
@@ -42,7 +22,7 @@ def test_lsgan_and_l1_losses_by_hand():
 
 
 def test_full_objective_weights_the_terms():
-    model = cg.CycleGAN(1, 1, width=4, n_blocks=1, lambda_cycle=10, lambda_identity=0.5, pool_size=0)
+    model = cg.CycleGAN(1, 1, width=4, n_blocks=1, lambda_cycle=10, lambda_identity=0.5)
     x, y = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
     losses, _, _ = model.generator_losses(x, y)
     expected = (losses["gan_G"] + losses["gan_F"] + 10 * (losses["cycle_x"] + losses["cycle_y"])
@@ -78,34 +58,117 @@ def changed(before, module):
 
 
 def test_train_step_updates_all_four_networks_and_returns_the_terms():
-    model = cg.CycleGAN(1, 1, width=4, n_blocks=1, pool_size=2, total_steps=10)
+    model = cg.CycleGAN(1, 1, width=4, n_blocks=1)
+    optimisers = cg.Optimisers(model, total_steps=10)
     before = {name: params(getattr(model, name)) for name in ("G", "F", "D_X", "D_Y")}
-    losses = model.train_step(torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28))
+    losses = cg.train_step(model, torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28), optimisers,
+                           (cg.ImagePool(2), cg.ImagePool(2)))
     assert set(losses) >= {"gan_G", "gan_F", "cycle_x", "cycle_y", "identity", "total", "D_X", "D_Y"}
     assert all(changed(before[name], getattr(model, name)) for name in before)
     assert all(p.requires_grad for p in model.D_X.parameters())
 
 
 def test_generator_update_leaves_discriminators_alone():
-    model = cg.CycleGAN(1, 1, width=4, n_blocks=1, pool_size=0)
+    model = cg.CycleGAN(1, 1, width=4, n_blocks=1)
+    optimisers = cg.Optimisers(model, total_steps=10)
     d_before = params(model.D_Y)
     for d in (model.D_X, model.D_Y):
         d.requires_grad_(False)
     losses, _, _ = model.generator_losses(torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28))
-    model.opt_g.zero_grad()
+    optimisers.generators.zero_grad()
     losses["total"].backward()
-    model.opt_g.step()
+    optimisers.generators.step()
     assert not changed(d_before, model.D_Y)
     assert all(p.grad is None for p in model.D_Y.parameters())
 
 
-def test_train_cyclegan_logs_losses():
-    g = torch.Generator().manual_seed(0)
-    make = lambda: ImageDataset(torch.randint(0, 256, (8, 1, 28, 28), generator=g, dtype=torch.uint8),
-                                torch.zeros(8, dtype=torch.long), ["0"], stats=([0.5], [0.5]))
-    model, rows = cg.train_cyclegan(make(), make(), steps=3, batch_size=4, log_every=2, device="cpu",
-                                    width=4, n_blocks=1)
-    assert [r["step"] for r in rows] == [2, 3]
-    assert all(math.isfinite(r["total"]) for r in rows)
+def test_optimisers_live_outside_the_model():
+    model = cg.CycleGAN(1, 1, width=4, n_blocks=1)
+    assert not any(isinstance(v, torch.optim.Optimizer) for v in vars(model).values())
+    assert {key.split(".")[0] for key in model.state_dict()} == {"G", "F", "D_X", "D_Y"}
+    optimisers = cg.Optimisers(model, lr=1e-3, total_steps=4)
+    ids = lambda opt: {id(p) for group in opt.param_groups for p in group["params"]}
+    assert ids(optimisers.generators) == {id(p) for p in [*model.G.parameters(), *model.F.parameters()]}
+    assert ids(optimisers.discriminators) == {id(p) for p in [*model.D_X.parameters(), *model.D_Y.parameters()]}
+    assert optimisers.lr == 1e-3
+
+
+def test_image_pool_state_round_trip():
+    pool = cg.ImagePool(size=3, seed=0)
+    pool.query(torch.arange(6.0).reshape(6, 1))
+    copy = cg.ImagePool(size=3, seed=5)
+    copy.load_state_dict(pool.state_dict())
+    batch = torch.full((20, 1), 9.0)
+    assert torch.equal(pool.query(batch), copy.query(batch))
+    empty = cg.ImagePool(size=3)
+    empty.load_state_dict(cg.ImagePool(size=3).state_dict())
+    assert empty.images == []
+
+
+def domain(seed, n=12):  # 3 batches of 4 a pass: a resumed run starts mid-pass
+    g = torch.Generator().manual_seed(seed)
+    return ImageDataset(torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8),
+                        torch.zeros(n, dtype=torch.long), ["0"], stats=([0.5], [0.5]))
+
+
+TINY = dict(steps=6, batch_size=4, log_every=2, device="cpu", width=4, n_blocks=1, pool_size=2)
+
+
+def test_train_cyclegan_logs_losses_in_a_history():
+    model, history = cg.train_cyclegan(domain(0), domain(1), **{**TINY, "steps": 3})
+    assert isinstance(history, History)
+    assert history["step"] == [2, 3]
+    assert all(math.isfinite(total) for total in history["total"])
+    assert history.last["step"] == 3 and history.settings["steps"] == 3
     with pytest.raises(ValueError, match="identity"):
         cg.CycleGAN(1, 3, width=4)
+    with pytest.raises(ValueError, match="steps"):
+        cg.train_cyclegan(domain(0), domain(1), **{**TINY, "steps": 0})
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        cg.train_cyclegan(domain(0, n=3), domain(1), **TINY)
+
+
+def interrupt_at(monkeypatch, call):
+    """Make the ``call``-th training step raise, as if the run were killed there."""
+    real, calls = cg.train_step, []
+
+    def step(*args):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(cg, "train_step", step)
+
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history.rows]
+
+
+def test_train_cyclegan_resumes_an_interrupted_run_exactly(tmp_path, monkeypatch):
+    whole, whole_history = cg.train_cyclegan(domain(0), domain(1), **TINY, checkpoint=tmp_path / "whole.pt")
+    path = tmp_path / "cut.pt"
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 5)  # steps 1-4 done and saved (rows at 2 and 4), step 5 never finishes
+        with pytest.raises(KeyboardInterrupt):
+            cg.train_cyclegan(domain(0), domain(1), **TINY, checkpoint=path)
+    resumed, history = cg.train_cyclegan(domain(0), domain(1), **TINY, checkpoint=path)
+    assert without_seconds(history) == without_seconds(whole_history)
+    assert history["seconds"] == sorted(history["seconds"])  # training time of the whole run
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_train_cyclegan_loads_a_finished_run_and_refuses_other_settings(tmp_path, monkeypatch):
+    path = tmp_path / "run.pt"
+    trained, history = cg.train_cyclegan(domain(0), domain(1), **TINY, checkpoint=path)
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 1)  # any training step would raise
+        loaded, loaded_history = cg.train_cyclegan(domain(0), domain(1), **TINY, checkpoint=path)
+    assert without_seconds(loaded_history) == without_seconds(history)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in trained.state_dict().items())
+    with pytest.raises(CheckpointMismatchError, match=r"lambda_cycle: saved 10.0, now 5.0"):
+        cg.train_cyclegan(domain(0), domain(1), **TINY, lambda_cycle=5.0, checkpoint=path)
+    with pytest.raises(CheckpointMismatchError, match=r"steps: saved 6, now 8"):
+        cg.train_cyclegan(domain(0), domain(1), **{**TINY, "steps": 8}, checkpoint=path)
+    with pytest.raises(CheckpointMismatchError, match=r"y\.hash"):
+        cg.train_cyclegan(domain(0), domain(2), **TINY, checkpoint=path)

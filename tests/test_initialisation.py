@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlib.initialisation import (activation_stats, conv_stack, copy_conv, fans, first_conv, freeze,
-                                   gabor_bank, gabor_parameters, init_std, init_weights, kmeans_filters,
+from cnnlib.initialisation import (activation_stats, copy_conv, fans, first_conv, freeze, gabor_bank,
+                                   gabor_parameters, init_std, init_weights, kmeans_filters,
                                    random_patches, set_filters, zca_whitening)
+from cnnlib.models import conv_stack, convnet
 
 
 def test_fans_match_torch():
@@ -189,3 +190,65 @@ def test_copy_set_and_freeze():
     assert all(p.requires_grad for p in target[3].parameters())
     with pytest.raises(ValueError):
         first_conv(nn.Sequential(nn.Linear(2, 2)))
+
+
+# --------------------------------------------------------------------------- freeze
+# One ``freeze`` serves chapter 2 (a single layer) and chapter 10 (all but the top blocks).
+
+
+def small_convnet():
+    torch.manual_seed(0)
+    return convnet(num_classes=5, widths=(4, 8, 8, 16))
+
+
+def trainable(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_freeze_a_single_layer_freezes_its_own_parameters():
+    # A layer without children: the parameters are the layer's own.
+    conv = nn.Conv2d(3, 4, 3)
+    assert freeze(conv) is conv
+    assert not any(p.requires_grad for p in conv.parameters())
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(4, 2))
+    freeze(net[0])
+    assert trainable(net) == 4 * 2 + 2
+
+
+def test_freeze_keeps_all_but_the_named_children_fixed():
+    model = freeze(small_convnet(), trainable=("layer4", "fc"))
+    assert trainable(model) == (9 * 8 * 16 + 2 * 16) + 16 * 5 + 5
+    assert trainable(freeze(small_convnet(), trainable="fc")) == 16 * 5 + 5  # a name, not letters
+    assert trainable(freeze(small_convnet())) == 0
+
+
+def test_frozen_batchnorm_keeps_its_statistics_in_training_mode():
+    model = freeze(small_convnet(), trainable=("layer4", "fc"))
+    before = model.layer1[1].running_mean.clone()
+    model.train()  # what fit does
+    assert not model.layer1.training and not model.layer1[1].training and model.layer4.training
+    model(torch.randn(8, 3, 32, 32) * 5 + 3)
+    assert torch.equal(model.layer1[1].running_mean, before)
+    assert not torch.equal(model.layer4[1].running_mean, torch.zeros(16))
+    whole = freeze(small_convnet())
+    whole.train()
+    assert not any(m.training for m in whole.modules())
+
+
+def test_freeze_survives_a_copy():
+    import copy
+
+    model = copy.deepcopy(freeze(small_convnet(), trainable=("fc",)))
+    model.train()
+    assert not model.layer2.training and model.fc.training and trainable(model) == 16 * 5 + 5
+
+
+def test_freeze_rejects_a_name_that_is_not_a_child():
+    with pytest.raises(ValueError, match=r"\['head'\] are not children.*'fc'"):
+        freeze(small_convnet(), trainable=("head",))
+
+
+def test_one_freeze_for_both_chapters():
+    from cnnlib import transfer
+
+    assert transfer.freeze is freeze

@@ -5,10 +5,13 @@ import torch
 from torch import nn
 
 from cnnlib.data import DeviceLoader, ImageDataset
+from cnnlib.initialisation import freeze
+from cnnlib.models import convnet
 from cnnlib.train import fit
-from cnnlib.transfer import (convnet, count_trainable, digits_as_rgb, drop_head, extract_features,
-                             freeze, head_on_block, last_linear, layerwise_sgd, relabel,
-                             replace_head, truncate, with_stats)
+from cnnlib.transfer import (METHODS, compare_methods, count_trainable, digits_as_rgb, drop_head,
+                             extract_features, feature_extractor_accuracy, head_on_block, last_linear,
+                             layerwise_sgd, relabel, replace_head, target_model, transfer_accuracy,
+                             truncate, with_stats)
 
 
 def net(seed=0):
@@ -18,16 +21,6 @@ def net(seed=0):
 
 def conv_bn_params(c_in, c_out):
     return 9 * c_in * c_out + 2 * c_out  # conv without bias, BN weight and bias
-
-
-def test_convnet_shapes_and_parameter_count():
-    model = net()
-    assert [n for n, _ in model.named_children()] == [
-        "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc"]
-    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 5)
-    expected = (conv_bn_params(3, 4) + conv_bn_params(4, 8) + conv_bn_params(8, 8)
-                + conv_bn_params(8, 16) + 16 * 5 + 5)
-    assert sum(p.numel() for p in model.parameters()) == expected
 
 
 def test_replace_head_keeps_the_body_and_leaves_the_original_alone():
@@ -63,17 +56,6 @@ def test_truncate_equals_running_the_first_blocks():
     assert torch.allclose(truncate(model, "layer2").eval()(x), model.layer2(model.layer1(x)))
     with pytest.raises(ValueError, match="children"):
         truncate(model, "layer9")
-
-
-def test_freeze_counts_and_keeps_frozen_batchnorm_statistics():
-    model = freeze(net(), trainable=("layer4", "fc"))
-    assert count_trainable(model) == conv_bn_params(8, 16) + 16 * 5 + 5
-    before = model.layer1[1].running_mean.clone()
-    model.train()
-    assert not model.layer1.training and model.layer4.training
-    model(torch.randn(8, 3, 32, 32) * 5 + 3)
-    assert torch.equal(model.layer1[1].running_mean, before)
-    assert not torch.equal(model.layer4[1].running_mean, torch.zeros(16))
 
 
 def test_frozen_layers_do_not_change_under_fit(tiny_dataset):
@@ -140,3 +122,95 @@ def test_digit_helpers():
     assert picked.labels.tolist() == [0, 0, 1] and picked.classes == ["5", "9"]
     like = with_stats(rgb, ImageDataset(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), torch.zeros(1), ["x"]))
     assert like.mean == (0.0, 0.0, 0.0)
+
+
+def test_relabel_equals_chapter_2s_former_only_classes():
+    # The helper chapter 2 used to define for itself, kept here as the oracle of ``relabel``.
+    def only_classes(data, keep):
+        index = torch.isin(data.labels, torch.tensor(keep)).nonzero().flatten()
+        mapping = torch.full((len(data.classes),), -1, dtype=torch.long)
+        mapping[keep] = torch.arange(len(keep))
+        return ImageDataset(data.images[index], mapping[data.labels[index]], [data.classes[k] for k in keep],
+                            data.name, data.split, stats=data.stats)
+
+    g = torch.Generator().manual_seed(0)
+    data = ImageDataset(torch.randint(0, 256, (40, 3, 4, 4), generator=g, dtype=torch.uint8),
+                        torch.randint(0, 10, (40,), generator=g), [f"c{k}" for k in range(10)],
+                        "toy", "train", stats=([0.5] * 3, [0.25] * 3))
+    for keep in ([0, 1, 2, 3, 4], [9, 5, 7]):
+        ours, theirs = relabel(data, keep), only_classes(data, keep)
+        assert torch.equal(ours.images, theirs.images) and torch.equal(ours.labels, theirs.labels)
+        assert (ours.classes, ours.name, ours.split, ours.stats) == (
+            theirs.classes, theirs.name, theirs.split, theirs.stats)
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 10's experiment
+
+def quadrants(n, size=32, seed=0):
+    """A learnable 4-class set of ``size`` px images: the class is which quadrant is bright."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 4
+    images = torch.randint(0, 60, (n, 3, size, size), generator=g, dtype=torch.uint8)
+    half = size // 2
+    for i, label in enumerate(labels.tolist()):
+        r, c = divmod(label, 2)
+        images[i, :, r * half:(r + 1) * half, c * half:(c + 1) * half] += 150
+    return ImageDataset(images, labels, ["tl", "tr", "bl", "br"], "quadrants", "train")
+
+
+def test_target_model_builds_what_each_method_trains():
+    source = net()
+    scratch, optimizer = target_model("from scratch", source, 3, seed=4)
+    torch.manual_seed(4)
+    assert optimizer == "sgd" and all(torch.equal(a, b) for a, b in
+                                      zip(scratch.parameters(), convnet(num_classes=3).parameters()))
+    top, optimizer = target_model("fine-tune top", source, 3)
+    assert count_trainable(top) == conv_bn_params(8, 16) + 16 * 3 + 3
+    head, body = optimizer([p for p in top.parameters() if p.requires_grad]).param_groups
+    assert head["lr"] == 0.05 and body["lr"] == pytest.approx(0.005)
+    everything, _ = target_model("fine-tune all", source, 3)
+    assert count_trainable(everything) == sum(p.numel() for p in everything.parameters())
+    assert torch.equal(everything.layer1[0].weight, source.layer1[0].weight)  # starts from the source
+    early, optimizer = target_model("new layer on layer2", source, 3)
+    assert optimizer == "sgd" and count_trainable(early.body) == 0
+    with pytest.raises(ValueError, match="unknown method 'fine-tune'"):
+        target_model("fine-tune", source, 3)
+
+
+def test_feature_extractor_accuracy_separates_separable_features():
+    data = quadrants(64, size=16)
+    body = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())  # the brightness of each quadrant
+    assert feature_extractor_accuracy(body, data, quadrants(32, size=16, seed=1)) == 1.0
+
+
+def test_transfer_accuracy_runs_every_method():
+    train, test = quadrants(40), quadrants(20, seed=1)
+    for method in METHODS:
+        accuracy = transfer_accuracy(method, net(), train, test, epochs=1)
+        assert 0.0 <= accuracy <= 1.0
+
+
+def test_compare_methods_trains_each_seed_on_its_own_sample(monkeypatch):
+    import cnnlib.transfer as transfer
+
+    calls = []
+
+    def fake_accuracy(method, source, train, test, *, epochs, seed):
+        calls.append((method, len(train), len(test), epochs, seed))
+        assert torch.equal(train.images, train_all.subset(len(train), seed=100 + seed).images)
+        return 0.1 * seed + (0.5 if method == "fine-tune all" else 0.0)
+
+    train_all, test_all = quadrants(40), quadrants(30, seed=1)
+    monkeypatch.setattr(transfer, "transfer_accuracy", fake_accuracy)
+    lines = []
+    results = compare_methods(net(), {"similar": (train_all, test_all)}, sizes={"small": 8, "large": 20},
+                              epochs={"small": 3, "large": 1}, seeds=[0, 2], n_test=10, log=lines.append)
+    assert set(results) == {(size, "similar", m) for size in ("small", "large") for m in METHODS}
+    assert torch.allclose(results["large", "similar", "fine-tune all"], torch.tensor([0.5, 0.7]))
+    assert ("from scratch", 8, 10, 3, 2) in calls and ("feature extractor", 20, 10, 1, 0) in calls
+    assert len(calls) == 2 * len(METHODS) * 2 and lines[0].startswith("small & similar: from scratch 0.100")
+    with pytest.raises(ValueError, match="unknown methods"):
+        compare_methods(net(), {}, sizes={}, epochs={}, seeds=[0], methods=["magic"])
+    with pytest.raises(ValueError, match="give every size its number of epochs"):
+        compare_methods(net(), {}, sizes={"small": 8}, epochs={}, seeds=[0])

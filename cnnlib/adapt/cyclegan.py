@@ -14,10 +14,9 @@ D_X (real x or F(y)?), trained with
 - Adam (2e-4, beta1 0.5) with the learning rate constant for the first half, then decaying
   linearly to zero (``linear_decay``).
 
-The generators are the paper's ResNet design shrunk for small images: c7s1-w, two stride-2
-downsamplings, ``n_blocks`` residual blocks, two upsamplings, c7s1 + tanh; instance
-normalisation throughout. The discriminators are PatchGANs: a few 4x4 convolutions whose output
-is a grid of scores, each judging one overlapping patch of the image.
+The networks are in :mod:`cnnlib.models.cyclegan`: the generators are the paper's ResNet
+design shrunk for small images, the discriminators PatchGANs whose output is a grid of scores,
+each judging one overlapping patch of the image.
 """
 from __future__ import annotations
 
@@ -27,61 +26,19 @@ import time
 import torch
 from torch import nn
 
-from ..data import DeviceLoader
-from ..runtime import get_device, seed_everything
+from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint
+from ..history import History
+from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
+from ..runtime import describe_device, get_device, seed_everything
+from .loop import RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state
 
-__all__ = ["ResidualBlock", "generator", "patch_discriminator", "lsgan_d_loss", "lsgan_g_loss",
-           "cycle_loss", "identity_loss", "ImagePool", "linear_decay", "CycleGAN", "train_cyclegan"]
+# The networks live in ``cnnlib.models.cyclegan``; their old names here keep notebooks of older
+# checkouts working against a newer library.
+from ..models.cyclegan import ResidualBlock as ResidualBlock  # noqa: E402
+generator = cyclegan_generator
 
-
-# --------------------------------------------------------------------------------------
-# Networks
-
-class ResidualBlock(nn.Module):
-    """x + (reflect-pad, conv 3x3, IN, ReLU, reflect-pad, conv 3x3, IN)(x)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels))
-
-    def forward(self, x):
-        return x + self.body(x)
-
-
-def generator(in_channels: int = 3, out_channels: int = 3, width: int = 16, n_blocks: int = 3) -> nn.Sequential:
-    """The CycleGAN ResNet generator (Zhu et al. 2017, Appendix 7.2), shrunk for 28-32 px.
-
-    c7s1-w, d2w, d4w, ``n_blocks`` x R4w, u2w, uw, c7s1-out + tanh (the paper: w = 64, 6 or 9
-    blocks). Side lengths divisible by 4 come back unchanged; outputs are in [-1, 1].
-    """
-    def down(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.InstanceNorm2d(c_out), nn.ReLU(True)]
-
-    def up(c_in, c_out):
-        return [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1),
-                nn.InstanceNorm2d(c_out), nn.ReLU(True)]
-
-    return nn.Sequential(
-        nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7), nn.InstanceNorm2d(width), nn.ReLU(True),
-        *down(width, 2 * width), *down(2 * width, 4 * width),
-        *[ResidualBlock(4 * width) for _ in range(n_blocks)],
-        *up(4 * width, 2 * width), *up(2 * width, width),
-        nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh())
-
-
-def patch_discriminator(in_channels: int = 3, width: int = 16) -> nn.Sequential:
-    """A PatchGAN for 28-32 px: C(w) - C(2w) - a 1-channel map of scores.
-
-    4x4 convolutions, LeakyReLU 0.2 and instance norm on the second layer, as in the paper's
-    70x70 PatchGAN but two layers shorter: each score judges an overlapping 22x22 patch (its
-    receptive field), and a 28x28 image gets 6x6 scores, a 32x32 one 7x7.
-    """
-    return nn.Sequential(
-        nn.Conv2d(in_channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.InstanceNorm2d(2 * width), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(2 * width, 1, 4, stride=1, padding=1))
+__all__ = ["lsgan_d_loss", "lsgan_g_loss", "cycle_loss", "identity_loss", "ImagePool", "linear_decay",
+           "CycleGAN", "Optimisers", "train_step", "train_cyclegan"]
 
 
 # --------------------------------------------------------------------------------------
@@ -139,6 +96,15 @@ class ImagePool:
                 out.append(image)
         return torch.stack(out)
 
+    def state_dict(self) -> dict:
+        """The stored images (one tensor) and the generator's state, to save with a run."""
+        images = torch.stack(self.images) if self.images else torch.empty(0)
+        return {"images": images, "rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images = list(state["images"].unbind(0)) if len(state["images"]) else []
+        self.generator.set_state(state["rng"].cpu())  # a generator's state lives on the CPU
+
 
 def linear_decay(total_steps: int, decay_start: int | None = None):
     """LambdaLR factor: 1 until ``decay_start`` (default: half way), then linearly down to 0."""
@@ -155,27 +121,28 @@ def linear_decay(total_steps: int, decay_start: int | None = None):
 # The model and its training step
 
 class CycleGAN(nn.Module):
-    """G: X -> Y, F: Y -> X, D_X, D_Y and their two Adam optimisers (generators, discriminators)."""
+    """G: X -> Y, F: Y -> X, D_X and D_Y, and the weights of the terms of the full objective.
+
+    Only the networks: the optimisers (:class:`Optimisers`) and the image pools are training
+    state, kept by the loop (:func:`train_cyclegan`), so the model's ``state_dict`` holds only
+    weights.
+    """
 
     def __init__(self, x_channels: int = 3, y_channels: int = 3, *, width: int = 16, n_blocks: int = 3,
-                 lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
-                 lr: float = 2e-4, betas=(0.5, 0.999), total_steps: int = 1000, seed: int = 0):
+                 lambda_cycle: float = 10.0, lambda_identity: float = 0.5, seed: int = 0):
         super().__init__()
+        if lambda_identity and x_channels != y_channels:
+            raise ValueError(f"the identity loss needs X and Y with the same number of channels (here "
+                             f"{x_channels} and {y_channels}): pass lambda_identity=0, or give both "
+                             "domains the same channels")
         torch.manual_seed(seed)
-        self.G = generator(x_channels, y_channels, width, n_blocks)
-        self.F = generator(y_channels, x_channels, width, n_blocks)
+        self.G = cyclegan_generator(x_channels, y_channels, width, n_blocks)
+        self.F = cyclegan_generator(y_channels, x_channels, width, n_blocks)
         self.D_X = patch_discriminator(x_channels, width)
         self.D_Y = patch_discriminator(y_channels, width)
         for net in (self.G, self.F, self.D_X, self.D_Y):
-            net.apply(_init_normal)
-        if lambda_identity and x_channels != y_channels:
-            raise ValueError("the identity loss needs X and Y with the same number of channels")
+            net.apply(init_normal)
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
-        self.pool_x, self.pool_y = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
-        self.opt_g = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(itertools.chain(self.D_X.parameters(), self.D_Y.parameters()), lr=lr, betas=betas)
-        self.schedules = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(total_steps))
-                          for opt in (self.opt_g, self.opt_d)]
 
     def generator_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """All terms of the full objective for G and F on one batch (as tensors)."""
@@ -194,63 +161,129 @@ class CycleGAN(nn.Module):
         losses["total"] = total
         return losses, fake_x, fake_y
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
-        """One update of G and F (discriminators fixed), then one of D_X and D_Y."""
-        for d in (self.D_X, self.D_Y):
-            d.requires_grad_(False)
-        losses, fake_x, fake_y = self.generator_losses(x, y)
-        self.opt_g.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        self.opt_g.step()
-        for d in (self.D_X, self.D_Y):
-            d.requires_grad_(True)
 
-        fake_x, fake_y = self.pool_x.query(fake_x), self.pool_y.query(fake_y)
-        losses["D_X"] = lsgan_d_loss(self.D_X(x), self.D_X(fake_x.detach()))
-        losses["D_Y"] = lsgan_d_loss(self.D_Y(y), self.D_Y(fake_y.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        (losses["D_X"] + losses["D_Y"]).backward()
-        self.opt_d.step()
-        for schedule in self.schedules:
-            schedule.step()
-        return {k: v.item() for k, v in losses.items()}
+class Optimisers:
+    """The paper's two Adam optimisers, each with the :func:`linear_decay` schedule.
+
+    ``generators`` updates G and F together (one objective), ``discriminators`` D_X and D_Y.
+    """
+
+    def __init__(self, model: CycleGAN, *, lr: float = 2e-4, betas=(0.5, 0.999), total_steps: int):
+        self.generators = torch.optim.Adam(itertools.chain(model.G.parameters(), model.F.parameters()),
+                                           lr=lr, betas=betas)
+        self.discriminators = torch.optim.Adam(itertools.chain(model.D_X.parameters(), model.D_Y.parameters()),
+                                               lr=lr, betas=betas)
+        self.schedules = [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(total_steps))
+                          for opt in (self.generators, self.discriminators)]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the current step (both optimisers have the same)."""
+        return self.schedules[0].get_last_lr()[0]
+
+    def state_dict(self) -> dict:
+        return {"generators": self.generators.state_dict(), "discriminators": self.discriminators.state_dict(),
+                "schedules": [schedule.state_dict() for schedule in self.schedules]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generators.load_state_dict(state["generators"])
+        self.discriminators.load_state_dict(state["discriminators"])
+        for schedule, saved in zip(self.schedules, state["schedules"]):
+            schedule.load_state_dict(saved)
 
 
-def _init_normal(m):
-    # The paper initialises weights from N(0, 0.02).
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        nn.init.zeros_(m.bias)
+def train_step(model: CycleGAN, x: torch.Tensor, y: torch.Tensor, optimisers: Optimisers,
+               pools: tuple[ImagePool, ImagePool]) -> dict:
+    """One update of G and F (discriminators fixed), then one of D_X and D_Y; the losses as floats.
+
+    ``pools``: the image histories of generated X and Y images, ``(pool_x, pool_y)``.
+    """
+    for d in (model.D_X, model.D_Y):
+        d.requires_grad_(False)
+    losses, fake_x, fake_y = model.generator_losses(x, y)
+    optimisers.generators.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    optimisers.generators.step()
+    for d in (model.D_X, model.D_Y):
+        d.requires_grad_(True)
+
+    pool_x, pool_y = pools
+    fake_x, fake_y = pool_x.query(fake_x), pool_y.query(fake_y)
+    losses["D_X"] = lsgan_d_loss(model.D_X(x), model.D_X(fake_x.detach()))
+    losses["D_Y"] = lsgan_d_loss(model.D_Y(y), model.D_Y(fake_y.detach()))
+    optimisers.discriminators.zero_grad(set_to_none=True)
+    (losses["D_X"] + losses["D_Y"]).backward()
+    optimisers.discriminators.step()
+    for schedule in optimisers.schedules:
+        schedule.step()
+    return {k: v.item() for k, v in losses.items()}
 
 
-def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, seed: int = 0, device=None,
-                   log_every: int = 50, **kwargs):
-    """Train a :class:`CycleGAN` between two unpaired data sets; return ``(model, rows)``.
+def _state(model: CycleGAN, optimisers: Optimisers, pools, device) -> dict:
+    """What a resumed run needs: weights, optimisers and schedules, image pools, random numbers."""
+    return {"model": model.state_dict(), "optimisers": optimisers.state_dict(),
+            "pools": [pool.state_dict() for pool in pools], **rng_state(device)}
+
+
+def _restore(state: dict, model: CycleGAN, optimisers: Optimisers, pools, device) -> None:
+    """Put back what :func:`_state` saved."""
+    model.load_state_dict(state["model"])
+    optimisers.load_state_dict(state["optimisers"])
+    for pool, pool_state in zip(pools, state["pools"]):
+        pool.load_state_dict(pool_state)
+    set_rng_state(state, device)
+
+
+def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: int = 16, n_blocks: int = 3,
+                   lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
+                   lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0, device=None, log_every: int = 50,
+                   checkpoint=None):
+    """Train a :class:`CycleGAN` between two unpaired data sets; return ``(model, history)``.
 
     Images are scaled to [-1, 1] with each data set's ``stats`` (use mean = std = 0.5), so
-    they match the generators' tanh outputs. ``rows``: mean losses every ``log_every`` steps.
+    they match the generators' tanh outputs. ``history`` (a ``cnnlib.train.History``) has a row
+    of mean losses every ``log_every`` steps: ``step``, ``gan_G``, ``gan_F``, ``cycle_x``,
+    ``cycle_y``, ``identity`` (if used), ``total``, ``D_X``, ``D_Y``, ``seconds`` (of training so
+    far).
+
+    ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
+    saved with the run are the networks, both data sets and every argument but ``device``; a
+    finished run is loaded, an interrupted one resumes exactly, other settings are a
+    ``CheckpointMismatchError``.
     """
+    check_loop_arguments(steps, log_every, batch_size)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(seed)
-    model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], total_steps=steps, seed=seed,
-                     **kwargs).to(device)
+    model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], width=width, n_blocks=n_blocks,
+                     lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, seed=seed).to(device)
     model.train()
+    optimisers = Optimisers(model, lr=lr, betas=betas, total_steps=steps)
+    pools = (ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1))
 
-    def forever(data, offset):
-        loader = DeviceLoader(data, batch_size, shuffle=True, drop_last=True, device=device, seed=seed + offset)
-        while True:
-            for images, _ in loader:
-                yield images
+    settings = {"model": model_fingerprint(model), "x": data_fingerprint(x_data), "y": data_fingerprint(y_data),
+                "steps": steps, "batch_size": batch_size, "width": width, "n_blocks": n_blocks,
+                "lambda_cycle": lambda_cycle, "lambda_identity": lambda_identity, "pool_size": pool_size,
+                "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every,
+                "device": describe_device(device)}
+    history, done = History(settings=settings), 0
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    if saved is not None:
+        _restore(saved["state"], model, optimisers, pools, device)
+        history, done = saved["history"], saved["progress"]
+        if saved["finished"]:
+            return model.eval(), history
 
-    xs, ys = forever(x_data, 0), forever(y_data, 1)
-    rows, sums, start = [], {}, time.perf_counter()
-    for step in range(1, steps + 1):
-        losses = model.train_step(next(xs), next(ys))
-        for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + v
+    xs = batches(x_data, batch_size, device=device, seed=seed, start=done)
+    ys = batches(y_data, batch_size, device=device, seed=seed + 1, start=done)
+    # ``seconds`` counts the training time of the whole run, across resumptions.
+    means, start = RunningMeans(), time.perf_counter() - history.last.get("seconds", 0.0)
+    for step in range(done + 1, steps + 1):
+        (x, _), (y, _) = next(xs), next(ys)
+        lr_now = optimisers.lr
+        means.add(train_step(model, x, y, optimisers, pools))
         if step % log_every == 0 or step == steps:
-            n = log_every if step % log_every == 0 else step % log_every
-            rows.append({"step": step, **{k: v / n for k, v in sums.items()},
-                         "seconds": time.perf_counter() - start})
-            sums = {}
-    return model.eval(), rows
+            history.append({**means.row(step, lr_now), "seconds": time.perf_counter() - start})
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, settings=settings, state=_state(model, optimisers, pools, device),
+                                history=history, progress=step, finished=step == steps)
+    return model.eval(), history
