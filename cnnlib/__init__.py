@@ -2,13 +2,12 @@
 
 Modules, from foundations to what builds on them:
 
-- ``cnnlib.runtime``  device, seeds, fast/full profile (every chapter)
-- ``cnnlib.data``     data sets, batches kept on the device, batched augmentation
+- ``cnnlib.runtime``  device, seeds, fast/full profile, cache folder and checkpoint paths
+- ``cnnlib.data``     data sets, batches kept on the device, batched augmentation       chapters 1, 5
 - ``cnnlib.train``    ``fit``: the one training loop, history, checkpoints
 - ``cnnlib.shapes``   conv arithmetic, receptive fields, ``summary``                chapter 1
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
 - ``cnnlib.initialisation`` init scales, k-means and Gabor first-layer filters    chapter 2
-- ``cnnlib.augment``  batched zoom, rotation, distortion, hue shift                 chapter 5
 - ``cnnlib.models``   LeNet-5 to DenseNet, one family per file                      chapters 6-9
 - ``cnnlib.memory``, ``cnnlib.compact``  activation memory; the compact CIFAR nets  chapters 8-9
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10

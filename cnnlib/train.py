@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.datasets import atomic_save
+from .runtime import atomic_save
 from .data.loader import DeviceLoader
 from .runtime import describe_device, get_device, seed_everything
 

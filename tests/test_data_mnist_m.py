@@ -2,8 +2,7 @@
 the set is reproducible, cached, and keeps MNIST's labels."""
 import torch
 
-from cnnlib.data import load_dataset, mnist_m
-from cnnlib.data import ImageDataset
+from cnnlib.data import ImageDataset, load_dataset, mnist_m, registry
 
 
 def test_blend_is_the_absolute_difference_with_the_binarised_digit():
@@ -48,12 +47,12 @@ def fake_cifar(n, split):
 def test_load_mnist_m_builds_once_keeps_labels_and_caches(monkeypatch, tmp_path):
     calls = []
 
-    def fake_load(name, split):
+    def fake_load(name, split, download=True):
         calls.append((name, split))
         return fake_mnist(30, split) if name == "mnist" else fake_cifar(12, split)
 
     monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
-    monkeypatch.setattr(mnist_m, "load_dataset", fake_load)
+    monkeypatch.setattr(mnist_m, "load_files", fake_load)
     monkeypatch.setattr(mnist_m, "skimage_photos",
                         lambda: [torch.full((3, 40, 50), 90, dtype=torch.uint8)])
     train = mnist_m.load_mnist_m("train")
@@ -71,7 +70,7 @@ def test_load_mnist_m_builds_once_keeps_labels_and_caches(monkeypatch, tmp_path)
 
 
 def test_skimage_backgrounds_only_use_photo_pixels(monkeypatch, tmp_path):
-    monkeypatch.setattr(mnist_m, "load_dataset", lambda name, split: fake_mnist(10, split))
+    monkeypatch.setattr(mnist_m, "load_files", lambda name, split, download=True: fake_mnist(10, split))
     monkeypatch.setattr(mnist_m, "skimage_photos",
                         lambda: [torch.full((3, 40, 50), 90, dtype=torch.uint8)])
     built = mnist_m.build_mnist_m("train", backgrounds="skimage")
@@ -82,5 +81,5 @@ def test_skimage_backgrounds_only_use_photo_pixels(monkeypatch, tmp_path):
 
 def test_load_dataset_serves_mnist_m(monkeypatch):
     marker = object()
-    monkeypatch.setattr(mnist_m, "load_mnist_m", lambda split: (marker, split))
+    monkeypatch.setitem(registry.LOADERS, "mnist_m", lambda split, download: (marker, split))
     assert load_dataset("mnist_m", "test") == (marker, "test")

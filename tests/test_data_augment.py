@@ -4,8 +4,8 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from cnnlib.augment import (Compose, ElasticDistort, HueShift, RandomAffine, adjust_hue, affine, elastic,
-                            hsv_to_rgb, random_displacement, rgb_to_hsv, rotate, zoom)
+from cnnlib.data.augment import (Compose, ElasticDistort, HueShift, RandomAffine, adjust_hue, affine, elastic,
+                                 hsv_to_rgb, random_displacement, rgb_to_hsv, rotate, zoom)
 from cnnlib.data import Augment, DeviceLoader
 from cnnlib.data.datasets import ImageDataset
 
