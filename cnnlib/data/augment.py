@@ -37,7 +37,6 @@ parameters are drawn on the CPU, from the generator passed in, so a run is repea
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

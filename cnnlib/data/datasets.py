@@ -106,20 +106,20 @@ class ImageDataset:
         ``std`` (the training split's): ``(images / 255 - mean) / std``, what a network sees."""
         return normalise(self.images, self.mean, self.std)
 
-    def select(self, indices, split: str | None = None) -> "ImageDataset":
+    def select(self, indices, split: str | None = None) -> ImageDataset:
         """A new data set holding the examples at ``indices`` (a tensor or list of ints)."""
         indices = torch.as_tensor(indices, dtype=torch.long)
         return ImageDataset(self.images[indices], self.labels[indices], list(self.classes),
                             self.name, split or self.split, self.source, self.stats)
 
-    def subset(self, n: int, seed: int = 0) -> "ImageDataset":
+    def subset(self, n: int, seed: int = 0) -> ImageDataset:
         """``n`` examples drawn at random without replacement (fixed ``seed``)."""
         if not 0 < n <= len(self):
             raise ValueError(f"cannot take {n} examples from a data set of {len(self)}")
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         return self.select(order[:n].sort().values)
 
-    def split_off(self, n: int, seed: int = 0) -> tuple["ImageDataset", "ImageDataset"]:
+    def split_off(self, n: int, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
         """Split into (the rest, ``n`` held-out examples), e.g. a validation set."""
         if not 0 < n < len(self):
             raise ValueError(f"cannot hold out {n} of {len(self)} examples")
@@ -340,6 +340,6 @@ def _download(name: str) -> dict | None:
             data[f"{split}_images"] = images.to(torch.uint8).contiguous()
             data[f"{split}_labels"] = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
     except Exception as err:  # no network, a host down, a proxy: all mean "not available"
-        warnings.warn(f"could not download {name!r}: {err}")
+        warnings.warn(f"could not download {name!r}: {err}", stacklevel=2)
         return None
     return data
