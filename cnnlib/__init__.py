@@ -2,8 +2,8 @@
 
 Modules, from foundations to what builds on them:
 
-- ``cnnlib.runtime``  device, seeds, fast/full profile, cache folder and checkpoint paths
-- ``cnnlib.data``     data sets, batches kept on the device, batched augmentation       chapters 1, 5
+- ``cnnlib.runtime``  device, seeds, profile, cache folder, checkpoint paths        every chapter
+- ``cnnlib.data``     data sets, device-side batches, batched augmentation          chapters 1, 5
 - ``cnnlib.train``    ``fit``: the one training loop, history, checkpoints
 - ``cnnlib.shapes``   conv arithmetic, receptive fields, ``summary``                chapter 1
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
