@@ -2,15 +2,14 @@
 
 Modules, from foundations to what builds on them:
 
-- ``cnnlib.runtime``  device, seeds, fast/full profile (every chapter)
-- ``cnnlib.data``     data sets, batches kept on the device, batched augmentation
+- ``cnnlib.runtime``  device, seeds, profile, cache folder, checkpoint paths        every chapter
+- ``cnnlib.data``     data sets, device-side batches, batched augmentation          chapters 1, 5
 - ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``
   (``cnnlib.history``: ``History``; ``cnnlib.checkpoint``: checkpoints that record their settings)
 - ``cnnlib.shapes``   conv arithmetic, receptive fields                             chapter 1
 - ``cnnlib.inspection`` the one forward-hook walker, ``summary``, ``count_params``  chapters 1, 6-9
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
 - ``cnnlib.initialisation`` init scales, k-means and Gabor first-layer filters    chapter 2
-- ``cnnlib.augment``  batched zoom, rotation, distortion, hue shift                 chapter 5
 - ``cnnlib.models``   every network of the book, one family per file                chapters 2, 6-12
 - ``cnnlib.memory``, ``cnnlib.compact``  activation memory; the compact CIFAR nets  chapters 8-9
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10

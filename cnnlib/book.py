@@ -1,5 +1,8 @@
 """Small helpers for the chapters' notebooks: the set-up banner, ``glue`` and ``spread``.
 
+(``checkpoint_path`` lives in ``cnnlib.runtime``; ``cnnlib.book.checkpoint_path`` is its old
+name, kept for the chapters of older checkouts.)
+
 ``glue`` puts a computed value into the prose of the HTML book (``{glue:text}`key```), so the
 text never states a number that no cell computed. It emits the same display bundle as
 ``myst_nb.glue`` but needs no myst_nb, so it also works in Colab.
@@ -11,8 +14,10 @@ import platform
 
 import torch
 
-from .data.datasets import cache_dir, offline_dir
-from .runtime import get_profile
+from .data.cache import offline_dir
+from .runtime import cache_dir, checkpoint_path, get_profile
+
+__all__ = ["glue", "setup", "checkpoint_path"]
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -48,10 +53,3 @@ def setup(chapter: str = ""):
     print(f"torch {torch.__version__}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs; data: {source}; cache: {cache_dir()}")
     return profile
-
-
-def checkpoint_path(name: str) -> "os.PathLike":
-    """Where a chapter keeps a network it trains (load-or-train), per profile."""
-    folder = cache_dir() / "checkpoints" / get_profile().name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.pt"

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .data.datasets import atomic_save
+from .runtime import atomic_save
 from .history import History
 
 FORMAT = "cnnlib-checkpoint"

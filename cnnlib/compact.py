@@ -16,10 +16,10 @@ from typing import Callable
 
 from torch import nn
 
-from .book import checkpoint_path
 from .data import Augment, load_dataset
 from .models import alexnet, googlenet, resnet18, vgg11
 from .models.densenet import DenseNet
+from .runtime import checkpoint_path
 from .train import History, fit
 
 __all__ = ["CompactModel", "COMPACT", "budget", "cifar10_split", "train_compact"]

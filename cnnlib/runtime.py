@@ -1,4 +1,4 @@
-"""Device, seeds and the run *profile* (taught in every chapter's set-up cell).
+"""Device, seeds, the run *profile* and where files go (taught in every chapter's set-up cell).
 
 A profile decides how big an experiment is. ``fast`` keeps a chapter within about two
 minutes on a 2-core laptop (this is what CI runs); ``full`` is the real experiment and is
@@ -6,12 +6,20 @@ what the committed notebooks show. The default is ``full`` when a CUDA GPU is pr
 ``fast`` otherwise; the environment variable ``CNNLIB_PROFILE`` overrides it.
 
 Chapters never hard-code sizes: they ask ``profile.pick(fast=..., full=...)``.
+
+Files the library writes (decoded data sets, trained networks) go to one cache folder,
+``cache_dir()``; ``checkpoint_path(name)`` names a chapter's network in it, per profile, and
+``atomic_save`` writes every such file all-or-nothing.
 """
 from __future__ import annotations
 
 import os
 import random
+import re
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -77,3 +85,110 @@ def get_profile(device: torch.device | str | None = None) -> Profile:
             "(or unset it to choose by device)."
         )
     return Profile(name, device)
+
+
+# --------------------------------------------------------------------------------------
+# Where files go
+
+
+class CacheDirError(ValueError):
+    """The cache folder (``CNNLIB_CACHE`` or the default) cannot hold the library's files."""
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$CNNLIB_CACHE``, ``$XDG_CACHE_HOME/cnnlib`` or ``~/.cache/cnnlib``.
+
+    Only the name; nothing is created or checked (reading an existing cache needs no more).
+    Before writing, call :func:`writable_cache_dir`.
+    """
+    if os.environ.get("CNNLIB_CACHE"):
+        return Path(os.environ["CNNLIB_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "cnnlib"
+
+
+def writable_cache_dir() -> Path:
+    """:func:`cache_dir`, created if missing, after checking that files can be written there.
+
+    Called *before* long work (decoding a data set, training) so that a read-only folder fails
+    at once with advice, not with a raw ``PermissionError`` after minutes of decoding.
+    """
+    folder = cache_dir()
+    advice = ("Set CNNLIB_CACHE to a folder you can write to (it is created if missing), e.g. "
+              "export CNNLIB_CACHE=/tmp/cnnlib-cache, or in a notebook "
+              "os.environ['CNNLIB_CACHE'] = '/tmp/cnnlib-cache'.")
+    if folder.exists() and not folder.is_dir():
+        raise CacheDirError(f"The cache folder {folder} is a file, not a folder. {advice}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # A real file, not os.access: root passes os.access even on a read-only file system.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise CacheDirError(f"Cannot write to the cache folder {folder} ({err}). {advice}") from err
+    return folder
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where a chapter keeps a network it trains (load-or-train): one file per name and profile."""
+    folder = writable_cache_dir() / "checkpoints" / get_profile().name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.pt"
+
+
+def atomic_save(obj, path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, then rename: all or nothing.
+
+    A save that is killed (a notebook interrupted, the machine out of memory) cannot clean up
+    after itself, so each save first removes the temporary files that killed saves of the same
+    ``path`` left behind. Each temporary file carries its writer's process id, so a save that is
+    still running in another process keeps its file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# How long a temporary file with no live writer we can check must lie untouched before it counts
+# as an orphan (only where process ids cannot be checked, and for files of older versions).
+ORPHAN_AGE_S = 3600
+
+
+def remove_orphans(path: Path) -> list[Path]:
+    """Delete the temporary files of killed saves of ``path``; return what was deleted.
+
+    Temporary files are ``<name>.<pid>.<random>.tmp`` (``<name><random>.tmp`` before the pid was
+    added). One whose writer process is gone is an orphan.
+    """
+    pattern = re.compile(re.escape(path.name) + r"(?:\.(\d+)\.[a-z0-9_]+|[a-z0-9_]{8})\.tmp")
+    removed = []
+    for candidate in path.parent.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match is None or not candidate.is_file():
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        if not _writer_may_be_running(pid, candidate):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def _writer_may_be_running(pid: int | None, tmp: Path) -> bool:
+    if pid is not None and os.name == "posix":
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # it exists, under another user
+        return True
+    # Elsewhere (on Windows os.kill would end the process) and for files without a pid: by age.
+    return time.time() - tmp.stat().st_mtime < ORPHAN_AGE_S

@@ -1,4 +1,6 @@
 """Shared fixtures for the unit tests."""
+import os
+
 import pytest
 import torch
 
@@ -18,3 +20,24 @@ def tiny_dataset():
         r, c = divmod(label, 2)
         images[i, :, r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] += 150
     return ImageDataset(images, labels, ["tl", "tr", "bl", "br"], "tiny", "train")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder this process cannot write to: chmod 555, or for root (who ignores file modes)
+    sysfs; the test is skipped when there is neither."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (str(folder), "/sys/kernel"):
+        probe = os.path.join(candidate, "probe")
+        try:
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError:
+            yield candidate
+            break
+    else:
+        pytest.skip("no read-only folder available")
+    folder.chmod(0o755)

@@ -1,4 +1,4 @@
-"""cnnlib.book: glue emits what myst_nb reads, the set-up banner, per-profile checkpoints."""
+"""cnnlib.book: glue emits what myst_nb reads, the set-up banner."""
 import pytest
 import torch
 
@@ -36,16 +36,6 @@ def test_setup_prints_the_profile_and_data_source(monkeypatch, capsys, tmp_path)
     assert out.startswith("Chapter 9: profile 'fast' on ") and f"offline folder {tmp_path}" in out
 
 
-def test_checkpoints_are_kept_per_profile(monkeypatch, tmp_path):
-    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
-    monkeypatch.setenv("CNNLIB_PROFILE", "fast")
-    fast = book.checkpoint_path("net")
-    monkeypatch.setenv("CNNLIB_PROFILE", "full")
-    full = book.checkpoint_path("net")
-    assert fast == tmp_path / "checkpoints" / "fast" / "net.pt"
-    assert full == tmp_path / "checkpoints" / "full" / "net.pt" and full.parent.is_dir()
-
-
 def test_spread_is_mean_and_sample_std():
     spread = book.spread
     assert spread([0.5, 0.7]) == "0.600 ± 0.141"  # std with n - 1: sqrt(0.02) = 0.1414
@@ -54,3 +44,9 @@ def test_spread_is_mean_and_sample_std():
     assert spread([0.9]) == "0.900"  # one run: no spread to show
     with pytest.raises(ValueError, match="at least one run"):
         spread([])
+
+
+def test_the_old_name_of_checkpoint_path_is_the_runtime_one():
+    from cnnlib import runtime
+
+    assert book.checkpoint_path is runtime.checkpoint_path  # chapters of older checkouts use it

@@ -69,3 +69,12 @@ def test_plot_cells_end_with_plt_show(path):
 def test_outputs_come_from_the_full_profile(path):
     text = json.dumps(load(path))
     assert "profile 'full'" in text, "commit chapters executed with CNNLIB_PROFILE=full"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_normalise_with_the_library_not_by_hand(path):
+    # (x / 255 - mean) / std is cnnlib.data.normalise / ImageDataset.normalised(): one formula,
+    # one place (and a constant channel there is not a division by zero).
+    for cell in code_cells(load(path)):
+        source = "".join(cell["source"])
+        assert not re.search(r"/\s*255\.?\s*-", source), source[:80]

@@ -12,8 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlib.data import DataCorruptError, DataUnavailableError, ImageDataset, load_dataset
+from torchvision.transforms import v2
+
+from cnnlib.data import DataCorruptError, DataUnavailableError, ImageDataset, load_dataset, normalise
 from cnnlib.data import datasets as datasets_module
+from cnnlib.runtime import CacheDirError
 
 
 requires_offline_data = pytest.mark.skipif(
@@ -110,7 +113,7 @@ def test_offline_mnist_is_a_fixed_disjoint_split_with_a_warning(offline):
 
 def test_second_load_comes_from_the_cache(offline, monkeypatch):
     first = load_dataset("usps", "train")
-    assert (offline["cache"] / "usps.pt").exists()
+    assert len(list(offline["cache"].glob("usps-offline-*.pt"))) == 1
 
     def no_decoding(root):
         raise AssertionError("decoded again instead of using the cache")
@@ -169,13 +172,65 @@ def test_missing_data_says_both_ways_to_provide_it(tmp_path, monkeypatch):
 
 def test_a_damaged_cache_is_rebuilt(offline):
     load_dataset("usps", "train")
-    (offline["cache"] / "usps.pt").write_bytes(b"not a torch file")
+    (cached,) = offline["cache"].glob("usps-*.pt")
+    cached.write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="unreadable cache"):
         again = load_dataset("usps", "train")
     assert len(again) == 30
 
 
+def write_usps(path, seed):
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        for split, n in (("train", 30), ("test", 10)):
+            f.create_dataset(f"{split}/data", data=rng.random((n, 256), dtype=np.float32))
+            f.create_dataset(f"{split}/target", data=(np.arange(n) % 10).astype(np.int32))
+
+
+def test_another_data_folder_is_not_answered_from_the_old_cache(offline, monkeypatch, tmp_path):
+    first = load_dataset("usps", "train")
+    other = tmp_path / "other-data"
+    write_usps(other / "usps/usps.h5", seed=1)
+    monkeypatch.setenv("CNNLIB_DATA", str(other))
+    second = load_dataset("usps", "train")
+    with h5py.File(other / "usps/usps.h5") as f:
+        expected = np.round(f["train/data"][:] * 255).reshape(30, 1, 16, 16)
+    assert np.array_equal(second.images.numpy(), expected)
+    assert not torch.equal(first.images, second.images)
+    monkeypatch.setenv("CNNLIB_DATA", str(offline["root"]))  # back: the first cache serves again
+    monkeypatch.setattr(datasets_module, "_decode_usps", lambda root: pytest.fail("decoded again"))
+    assert torch.equal(load_dataset("usps", "train").images, first.images)
+
+
+def test_a_replaced_file_in_the_same_folder_is_decoded_again(offline):
+    load_dataset("usps", "test")
+    (offline["root"] / "SHA256SUMS").unlink()
+    (offline["root"] / "usps/usps.h5").unlink()
+    write_usps(offline["root"] / "usps/usps.h5.new", seed=2)
+    (offline["root"] / "usps/usps.h5.new").rename(offline["root"] / "usps/usps.h5")
+    with h5py.File(offline["root"] / "usps/usps.h5") as f:
+        expected = np.round(f["test/data"][:] * 255).reshape(10, 1, 16, 16)
+    assert np.array_equal(load_dataset("usps", "test").images.numpy(), expected)
+
+
+def test_a_read_only_cache_fails_before_decoding_and_says_what_to_do(offline, monkeypatch, read_only_folder):
+    monkeypatch.setenv("CNNLIB_CACHE", str(read_only_folder))
+    monkeypatch.setattr(datasets_module, "_decode_usps", lambda root: pytest.fail("decoded first"))
+    with pytest.raises(CacheDirError, match="Set CNNLIB_CACHE"):
+        load_dataset("usps", "train")
+
+
+def test_a_cache_path_that_is_a_file_is_a_clear_error(offline, monkeypatch):
+    (offline["root"] / "a-file").write_text("")
+    monkeypatch.setenv("CNNLIB_CACHE", str(offline["root"] / "a-file"))
+    with pytest.raises(CacheDirError, match="is a file, not a folder"):
+        load_dataset("usps", "train")
+
+
 def test_unknown_names_are_clear_errors():
+    with pytest.raises(ValueError, match="needs the name of a data set, got None; choose one of mnist"):
+        load_dataset(None)
     with pytest.raises(ValueError, match="choose one of mnist, usps, cifar10"):
         load_dataset("imagenet", "train")
     with pytest.raises(ValueError, match="'train' or 'test'"):
@@ -190,6 +245,27 @@ def test_subset_and_split_off_are_disjoint_and_seeded(tiny_dataset):
     assert torch.equal(tiny_dataset.subset(10, seed=3).images, tiny_dataset.subset(10, seed=3).images)
     with pytest.raises(ValueError):
         tiny_dataset.subset(1000)
+
+
+def test_normalised_images_match_torchvision(tiny_dataset):
+    expected = v2.functional.normalize(tiny_dataset.images.float() / 255, list(tiny_dataset.mean),
+                                       list(tiny_dataset.std))
+    assert torch.allclose(tiny_dataset.normalised(), expected, atol=1e-6)
+    some = tiny_dataset.images[:5]
+    assert torch.allclose(normalise(some, tiny_dataset.mean, tiny_dataset.std), expected[:5], atol=1e-6)
+    # floats on the 0-255 scale (a resized photo, say) are normalised the same way
+    assert torch.allclose(normalise(some.float(), tiny_dataset.mean, tiny_dataset.std), expected[:5], atol=1e-6)
+
+
+def test_normalise_checks_its_statistics():
+    images = torch.full((2, 3, 4, 4), 7, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="mean has 1 value.*3 channel"):
+        normalise(images, [0.5], [0.2])
+    with pytest.raises(ValueError, match="not negative"):
+        normalise(images, [0.5] * 3, [0.2, -0.2, 0.2])
+    # A constant channel (std 0) is centred, not divided by zero: no NaN, no infinity.
+    out = normalise(images, [7 / 255] * 3, [0.0] * 3)
+    assert torch.equal(out, torch.zeros_like(out))
 
 
 def test_image_dataset_rejects_float_images():

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from cnnlib.data import Augment, DeviceLoader, random_flip, random_translate
+from cnnlib.data import Augment, DeviceLoader, ImageDataset, random_flip, random_translate
+from cnnlib.data.augment import Compose, HueShift, rotate
 
 
 def images(n=64, c=3, h=8, w=8, seed=0):
@@ -72,3 +73,43 @@ def test_drop_last_and_channels_last(tiny_dataset):
 def test_bad_arguments_are_clear(tiny_dataset):
     with pytest.raises(ValueError, match="batch_size"):
         DeviceLoader(tiny_dataset, 0)
+    with pytest.raises(ValueError, match="mean has 1 value.*3 channel.*one mean and one std per channel"):
+        DeviceLoader(tiny_dataset, 32, mean=[0.5], std=[0.2], device="cpu")
+    with pytest.raises(ValueError, match="mean has 3 value.*std 2"):
+        DeviceLoader(tiny_dataset, 32, mean=[0.5] * 3, std=[0.2, 0.2], device="cpu")
+
+
+def test_a_constant_channel_is_centred_not_nan(tiny_dataset):
+    images = tiny_dataset.images.clone()
+    images[:, 1] = 100  # e.g. a colour channel that is empty in this data set
+    data = ImageDataset(images, tiny_dataset.labels, tiny_dataset.classes)
+    assert data.std[1] == 0
+    x, _ = next(iter(DeviceLoader(data, 64, device="cpu")))
+    assert torch.isfinite(x).all()
+    assert x[:, 1].abs().max() < 1e-4  # centred: the one value it takes is its mean
+    assert torch.allclose(x, data.normalised()[:64], atol=1e-5)
+
+
+def test_a_composed_augmentation_is_padded_once_like_augment(tiny_dataset, monkeypatch):
+    composed = Compose(Augment(translate=2, flip=True), HueShift(0.1), rotate(10))
+    loader = DeviceLoader(tiny_dataset, 64, shuffle=True, augment=composed, device="cpu", seed=1)
+    pads = []
+    real_pad = torch.nn.functional.pad
+    monkeypatch.setattr(torch.nn.functional, "pad", lambda *a, **k: pads.append(1) or real_pad(*a, **k))
+    batches = [x for x, _ in loader]
+    assert not pads, "a batch was padded again"
+    # The same batches as augmenting each plain batch by hand, with the loader's generator.
+    monkeypatch.setattr(torch.nn.functional, "pad", real_pad)
+    generator = torch.Generator().manual_seed(1 * 1_000_003 + 0)
+    order = torch.randperm(len(tiny_dataset), generator=generator)
+    for i, x in enumerate(batches):
+        plain = tiny_dataset.images[order[i * 64:(i + 1) * 64]]
+        assert torch.equal(x, loader.normalise(composed(plain, generator)))
+
+
+def test_a_plain_function_is_an_augmentation_too(tiny_dataset):
+    invert = lambda images, generator: 255 - images  # noqa: E731
+    x, _ = next(iter(DeviceLoader(tiny_dataset, 8, augment=invert, device="cpu")))
+    assert torch.allclose(x, DeviceLoader(tiny_dataset, 8, device="cpu").normalise(255 - tiny_dataset.images[:8]))
+    with pytest.raises(ValueError, match="augment must be an augmentation"):
+        DeviceLoader(tiny_dataset, 8, augment="flip", device="cpu")

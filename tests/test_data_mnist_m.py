@@ -1,9 +1,9 @@
 """cnnlib.data.mnist_m (and cnnlib.adapt.domains, which serves it): the blend formula by hand, crops come from the pool,
-the set is reproducible, cached, and keeps MNIST's labels."""
+the set is reproducible, cached (keyed by its sources, rebuilt when damaged), and keeps MNIST's labels."""
+import pytest
 import torch
 
-from cnnlib.data import load_dataset, mnist_m
-from cnnlib.data import ImageDataset
+from cnnlib.data import ImageDataset, load_dataset, mnist_m, registry
 
 
 def test_blend_is_the_absolute_difference_with_the_binarised_digit():
@@ -48,12 +48,12 @@ def fake_cifar(n, split):
 def test_load_mnist_m_builds_once_keeps_labels_and_caches(monkeypatch, tmp_path):
     calls = []
 
-    def fake_load(name, split):
+    def fake_load(name, split, download=True):
         calls.append((name, split))
         return fake_mnist(30, split) if name == "mnist" else fake_cifar(12, split)
 
     monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
-    monkeypatch.setattr(mnist_m, "load_dataset", fake_load)
+    monkeypatch.setattr(mnist_m, "load_files", fake_load)
     monkeypatch.setattr(mnist_m, "skimage_photos",
                         lambda: [torch.full((3, 40, 50), 90, dtype=torch.uint8)])
     train = mnist_m.load_mnist_m("train")
@@ -71,7 +71,7 @@ def test_load_mnist_m_builds_once_keeps_labels_and_caches(monkeypatch, tmp_path)
 
 
 def test_skimage_backgrounds_only_use_photo_pixels(monkeypatch, tmp_path):
-    monkeypatch.setattr(mnist_m, "load_dataset", lambda name, split: fake_mnist(10, split))
+    monkeypatch.setattr(mnist_m, "load_files", lambda name, split, download=True: fake_mnist(10, split))
     monkeypatch.setattr(mnist_m, "skimage_photos",
                         lambda: [torch.full((3, 40, 50), 90, dtype=torch.uint8)])
     built = mnist_m.build_mnist_m("train", backgrounds="skimage")
@@ -82,5 +82,48 @@ def test_skimage_backgrounds_only_use_photo_pixels(monkeypatch, tmp_path):
 
 def test_load_dataset_serves_mnist_m(monkeypatch):
     marker = object()
-    monkeypatch.setattr(mnist_m, "load_mnist_m", lambda split: (marker, split))
+    monkeypatch.setitem(registry.LOADERS, "mnist_m", lambda split, download: (marker, split))
     assert load_dataset("mnist_m", "test") == (marker, "test")
+
+
+@pytest.fixture
+def fake_sources(monkeypatch, tmp_path):
+    """MNIST-M built from fake MNIST/CIFAR/photos into a fresh cache; counts the builds."""
+    builds = []
+
+    def fake_load(name, split, download=True):
+        builds.append((name, split))
+        return fake_mnist(20, split) if name == "mnist" else fake_cifar(8, split)
+
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
+    monkeypatch.setattr(mnist_m, "load_files", fake_load)
+    monkeypatch.setattr(mnist_m, "skimage_photos",
+                        lambda: [torch.full((3, 40, 50), 90, dtype=torch.uint8)])
+    return builds
+
+
+def test_a_damaged_mnist_m_cache_is_built_again(fake_sources, tmp_path):
+    first = mnist_m.load_mnist_m("train")
+    (cached,) = tmp_path.glob("mnist_m_*.pt")
+    cached.write_bytes(cached.read_bytes()[:100])  # a save cut short
+    n_builds = len(fake_sources)
+    with pytest.warns(UserWarning, match="unreadable cache"):
+        again = mnist_m.load_mnist_m("train")
+    assert len(fake_sources) > n_builds
+    assert torch.equal(again.images, first.images)
+
+
+def test_mnist_m_from_other_sources_is_built_again(fake_sources, monkeypatch):
+    monkeypatch.setattr(mnist_m, "source_key", lambda name: "offline-aaaa")
+    mnist_m.load_mnist_m("train")
+    n_builds = len(fake_sources)
+    mnist_m.load_mnist_m("test")
+    assert len(fake_sources) == n_builds  # same sources: from the cache
+    monkeypatch.setattr(mnist_m, "source_key", lambda name: "offline-bbbb")  # CNNLIB_DATA changed
+    mnist_m.load_mnist_m("train")
+    assert len(fake_sources) > n_builds
+
+
+def test_unknown_backgrounds_are_a_clear_error(fake_sources):
+    with pytest.raises(ValueError, match="use 'skimage', 'cifar10' or 'both'"):
+        mnist_m.load_mnist_m("train", backgrounds="bsds")

@@ -1,11 +1,17 @@
-"""cnnlib.runtime: device order, seeds, and the fast/full profile."""
+"""cnnlib.runtime: device order, seeds, the fast/full profile, and where files go."""
+import os
 import random
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from cnnlib.runtime import Profile, describe_device, get_device, get_profile, seed_everything
+from cnnlib import runtime
+from cnnlib.runtime import (CacheDirError, Profile, atomic_save, cache_dir, checkpoint_path, describe_device,
+                            get_device, get_profile, seed_everything, writable_cache_dir)
 
 
 def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -48,3 +54,96 @@ def test_seed_everything_repeats_python_numpy_and_torch():
 
 def test_describe_device_names_threads_on_cpu():
     assert describe_device("cpu") == f"cpu ({torch.get_num_threads()} threads)"
+
+
+# ----------------------------------------------------------------------------------------
+# Where files go
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("CNNLIB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "cnnlib"
+    assert not (tmp_path / "xdg").exists()  # naming the folder creates nothing
+
+
+def test_checkpoints_are_kept_per_profile(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path))
+    monkeypatch.setenv("CNNLIB_PROFILE", "fast")
+    fast = checkpoint_path("net")
+    monkeypatch.setenv("CNNLIB_PROFILE", "full")
+    full = checkpoint_path("net")
+    assert fast == tmp_path / "checkpoints" / "fast" / "net.pt"
+    assert full == tmp_path / "checkpoints" / "full" / "net.pt" and full.parent.is_dir()
+
+
+def test_a_cache_that_is_a_file_is_a_clear_error(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "file"))
+    with pytest.raises(CacheDirError, match="is a file, not a folder.*Set CNNLIB_CACHE"):
+        writable_cache_dir()
+    with pytest.raises(CacheDirError, match="CNNLIB_CACHE"):
+        checkpoint_path("net")
+
+
+def test_a_read_only_cache_is_a_clear_error(monkeypatch, read_only_folder):
+    folder = read_only_folder
+    monkeypatch.setenv("CNNLIB_CACHE", str(folder))
+    with pytest.raises(CacheDirError, match=f"Cannot write to the cache folder {folder}.*Set CNNLIB_CACHE"):
+        writable_cache_dir()
+
+
+class Unsaveable:
+    def __reduce__(self):
+        raise RuntimeError("cannot be saved")
+
+
+def test_atomic_save_writes_all_or_nothing(tmp_path):
+    target = tmp_path / "sub" / "net.pt"
+    atomic_save({"w": torch.arange(3)}, target)
+    assert torch.equal(torch.load(target)["w"], torch.arange(3))
+    with pytest.raises(RuntimeError, match="cannot be saved"):
+        atomic_save({"f": Unsaveable()}, target)  # fails half-way: the old file stays
+    assert torch.equal(torch.load(target)["w"], torch.arange(3))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["net.pt"]
+
+
+KILLED_SAVE = """
+import os, sys, torch
+from cnnlib import runtime
+def killed(obj, f):
+    f.write(b"half a checkpoint")
+    f.flush()
+    os._exit(9)  # as if the kernel were killed in the middle of writing
+torch.save = killed
+runtime.atomic_save({"w": torch.zeros(3)}, sys.argv[1])
+"""
+
+
+def test_atomic_save_removes_what_a_killed_save_left_behind(tmp_path):
+    target = tmp_path / "net.pt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target)], env=env, check=False)
+    (orphan,) = tmp_path.iterdir()  # the killed save left its temporary file
+    assert orphan.name.startswith("net.pt") and orphan.name.endswith(".tmp")
+    # Files that must survive: a save of the same file still running (this process), and the
+    # temporary file of another target.
+    running = tmp_path / f"net.pt.{os.getpid()}.abcd1234.tmp"
+    other = tmp_path / "net.pt.old.pt.1.abcd1234.tmp"
+    for keep in (running, other):
+        keep.write_bytes(b"in progress")
+    atomic_save({"w": torch.ones(3)}, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["net.pt", running.name, other.name])
+    assert torch.equal(torch.load(target)["w"], torch.ones(3))
+
+
+def test_temporary_files_without_a_process_id_are_orphans_once_old(tmp_path):
+    target = tmp_path / "data.pt"
+    legacy = tmp_path / "data.ptx1y2z3w4.tmp"  # the name older versions gave
+    legacy.write_bytes(b"")
+    assert runtime.remove_orphans(target) == []  # recent: its writer may still be running
+    old = time.time() - 2 * runtime.ORPHAN_AGE_S
+    os.utime(legacy, (old, old))
+    assert runtime.remove_orphans(target) == [legacy] and not legacy.exists()

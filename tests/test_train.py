@@ -144,7 +144,8 @@ def _tiny():
 
 def _data_cache(path):
     # What load_dataset caches: decoded images of both splits, written with atomic_save.
-    from cnnlib.data.datasets import CACHE_FORMAT, atomic_save
+    from cnnlib.data.cache import CACHE_FORMAT
+    from cnnlib.runtime import atomic_save
 
     data = _tiny()
     atomic_save({"format": CACHE_FORMAT, "train_images": data.images, "train_labels": data.labels,
@@ -202,7 +203,7 @@ def test_save_and_load_checkpoint_round_trip_and_compare_settings(tmp_path):
 
 
 def test_stable_repr_describes_settings_objects_by_value_not_address():
-    from cnnlib.augment import RandomAffine
+    from cnnlib.data.augment import RandomAffine
     from cnnlib.transfer import layerwise_sgd
 
     model = small_net()

@@ -1,31 +1,35 @@
 """Data for the book: real data sets, and batches that live on the training device.
 
-- ``load_dataset(name, split)``: MNIST, USPS and CIFAR-10 as uint8 tensors, from a decoded cache,
-  an offline folder (``CNNLIB_DATA``) or torchvision's download (``cnnlib.data.datasets``).
+- ``load_dataset(name, split)``: MNIST, USPS, CIFAR-10 and MNIST-M as uint8 tensors
+  (``cnnlib.data.registry``), decoded once from an offline folder (``CNNLIB_DATA``) or
+  torchvision's download (``cnnlib.data.datasets``) and cached (``cnnlib.data.cache``);
+  MNIST-M is built from MNIST and photos (``cnnlib.data.mnist_m``).
+- ``normalise(images, mean, std)`` and ``ImageDataset.normalised()``: what a network sees,
+  ``(x / 255 - mean) / std`` per channel (``cnnlib.data.stats``).
 - ``DeviceLoader``: shuffled, normalised, augmented batches made on the device with no per-image
-  Python work (``cnnlib.data.loader``); ``Augment`` says which augmentation to apply.
+  Python work (``cnnlib.data.loader``).
+- Batched augmentation, all of it in ``cnnlib.data.augment``: ``Augment`` (shift and flip),
+  zoom, rotation, elastic distortion, hue shift, ``Compose``.
 
 Taught in chapter 1 (the experiment) and used by every chapter that trains.
 """
-from .datasets import (
-    DATASETS,
-    DataCorruptError,
-    DataUnavailableError,
-    ImageDataset,
-    cache_dir,
-    load_dataset,
-)
-from .loader import Augment, DeviceLoader, random_flip, random_translate
+from .augment import Augment, Augmentation, Compose, random_flip, random_translate
+from .datasets import DATASETS, DataCorruptError, DataUnavailableError, ImageDataset
+from .loader import DeviceLoader
+from .registry import load_dataset
+from .stats import normalise
 
 __all__ = [
     "DATASETS",
     "Augment",
+    "Augmentation",
+    "Compose",
     "DataCorruptError",
     "DataUnavailableError",
     "DeviceLoader",
     "ImageDataset",
-    "cache_dir",
     "load_dataset",
+    "normalise",
     "random_flip",
     "random_translate",
 ]

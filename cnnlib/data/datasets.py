@@ -1,39 +1,40 @@
-"""Real image data sets as uint8 tensors: ``load_dataset(name, split)``.
+"""MNIST, USPS and CIFAR-10 as uint8 tensors, decoded from files: ``load_files(name, split)``.
+
+(Chapters call ``load_dataset``, in ``cnnlib.data.registry``, which also knows MNIST-M.)
 
 Where the images come from, in order:
 
-1. the decoded cache: ``$CNNLIB_CACHE``, else ``$XDG_CACHE_HOME/cnnlib``, else ``~/.cache/cnnlib``;
+1. the decoded cache (``cnnlib.data.cache``), a file per data set and source;
 2. the offline folder named by ``$CNNLIB_DATA`` (the layout of the book's ``shared/data`` folder,
    checksums verified against its ``SHA256SUMS``);
 3. torchvision's download, when the machine is online;
 4. otherwise a ``DataUnavailableError`` that says what is missing and the two ways to provide it.
 
-Decoding happens once; the result is cached as one ``.pt`` file per data set, written atomically
-so an interrupted or failed decode never leaves a broken cache behind.
+Decoding happens once; the result is cached, written atomically so an interrupted or failed
+decode never leaves a broken cache behind. The cache folder is checked for writing *before*
+decoding, so a read-only one fails at once with advice.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
-import os
 import tarfile
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import torch
 
-# Bump when the cached format changes, so old caches are rebuilt rather than misread.
-CACHE_FORMAT = 2
+from ..runtime import cache_dir, writable_cache_dir
+from .cache import cache_path, folder_key, offline_dir, read_cache, write_cache
+from .stats import channel_stats, normalise
 
 DIGITS = [str(d) for d in range(10)]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 
 # name -> (classes, files expected in the offline folder). MNIST-M is built from MNIST and photos
-# by cnnlib.data.mnist_m rather than read from files.
+# by cnnlib.data.mnist_m rather than read from files; cnnlib.data.registry lists them all.
 DATASETS = {
     "mnist": (DIGITS, ["mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"]),
     "usps": (DIGITS, ["usps/usps.h5"]),
@@ -100,20 +101,25 @@ class ImageDataset:
             self.stats = channel_stats(self.images)
         return tuple(self.stats[1])
 
-    def select(self, indices, split: str | None = None) -> "ImageDataset":
+    def normalised(self) -> torch.Tensor:
+        """All images as float32, normalised per channel with this data set's ``mean`` and
+        ``std`` (the training split's): ``(images / 255 - mean) / std``, what a network sees."""
+        return normalise(self.images, self.mean, self.std)
+
+    def select(self, indices, split: str | None = None) -> ImageDataset:
         """A new data set holding the examples at ``indices`` (a tensor or list of ints)."""
         indices = torch.as_tensor(indices, dtype=torch.long)
         return ImageDataset(self.images[indices], self.labels[indices], list(self.classes),
                             self.name, split or self.split, self.source, self.stats)
 
-    def subset(self, n: int, seed: int = 0) -> "ImageDataset":
+    def subset(self, n: int, seed: int = 0) -> ImageDataset:
         """``n`` examples drawn at random without replacement (fixed ``seed``)."""
         if not 0 < n <= len(self):
             raise ValueError(f"cannot take {n} examples from a data set of {len(self)}")
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         return self.select(order[:n].sort().values)
 
-    def split_off(self, n: int, seed: int = 0) -> tuple["ImageDataset", "ImageDataset"]:
+    def split_off(self, n: int, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
         """Split into (the rest, ``n`` held-out examples), e.g. a validation set."""
         if not 0 < n < len(self):
             raise ValueError(f"cannot hold out {n} of {len(self)} examples")
@@ -127,97 +133,53 @@ class ImageDataset:
                 f"{c}×{h}×{w}, {len(self.classes)} classes)")
 
 
-def channel_stats(images: torch.Tensor) -> tuple:
-    """Per-channel (mean, std) of uint8 images on the [0, 1] scale, in chunks to spare memory."""
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
-    squares = torch.zeros_like(total)
-    for chunk in images.split(4096):
-        chunk = chunk.double()
-        total += chunk.sum(dim=(0, 2, 3))
-        squares += chunk.square().sum(dim=(0, 2, 3))
-    count = images.numel() / images.shape[1]
-    mean = total / count
-    std = (squares / count - mean.square()).clamp_min(0).sqrt()
-    return (mean / 255).tolist(), (std / 255).tolist()
-
-
 # --------------------------------------------------------------------------------------
-# Where things live
+# Loading: from the cache, else decoded (and cached)
 
-def cache_dir() -> Path:
-    """The decoded-data cache: ``$CNNLIB_CACHE``, ``$XDG_CACHE_HOME/cnnlib`` or ``~/.cache/cnnlib``."""
-    if os.environ.get("CNNLIB_CACHE"):
-        return Path(os.environ["CNNLIB_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "cnnlib"
-
-
-def offline_dir() -> Path | None:
-    """The offline data folder named by ``$CNNLIB_DATA``, if any."""
-    value = os.environ.get("CNNLIB_DATA")
-    return Path(value).expanduser() if value else None
-
-
-def atomic_save(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-# --------------------------------------------------------------------------------------
-# The public entry point
-
-def load_dataset(name: str, split: str = "train", *, download: bool = True) -> ImageDataset:
-    """Load ``split`` ("train" or "test") of ``name`` ("mnist", "usps", "cifar10" or "mnist_m").
+def load_files(name: str, split: str = "train", *, download: bool = True) -> ImageDataset:
+    """Load ``split`` ("train" or "test") of ``name`` ("mnist", "usps" or "cifar10").
 
     Returns an :class:`ImageDataset` with uint8 images N×C×H×W. See the module docstring for
     where the images come from. Offline, MNIST has only its test split, so ``train`` and ``test``
     are then a fixed, non-overlapping split of those 10,000 images (8,000 / 2,000) and a warning
     says so.
     """
-    name = name.lower()
-    if name not in DATASETS and name != "mnist_m":
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}, mnist_m")
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
-    if name == "mnist_m":
-        from .mnist_m import load_mnist_m  # built from MNIST itself, so imported only when asked
-
-        return load_mnist_m(split)
     data = _load_cached_or_decode(name, download)
     if data["source"].startswith("offline-mnist-test"):
         warnings.warn(
             "Offline MNIST has only the 10,000 official test images: 'train' and 'test' are a fixed "
             f"split of them ({MNIST_OFFLINE_TRAIN:,} / {10000 - MNIST_OFFLINE_TRAIN:,}, seed "
             f"{MNIST_OFFLINE_SEED}). Online, the full 60,000/10,000 MNIST is downloaded instead.",
-            stacklevel=2)
+            stacklevel=3)
     return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], list(data["classes"]),
                         name, split, data["source"], (data["mean"], data["std"]))
 
 
+def source_key(name: str) -> str:
+    """Which source ``name`` is read from now: the offline folder (a key of its files) when it
+    holds the data set's files, else ``"download"``. The cache is keyed by it."""
+    root = offline_dir()
+    files = DATASETS[name][1]
+    if root is not None and all((root / f).is_file() for f in files):
+        return folder_key(root, files)
+    return "download"
+
+
 def _load_cached_or_decode(name: str, download: bool) -> dict:
-    cache_file = cache_dir() / f"{name}.pt"
-    if cache_file.exists():
-        try:
-            data = torch.load(cache_file, weights_only=True)
-            if data.get("format") == CACHE_FORMAT:
-                return data
-        except Exception as err:  # a damaged cache is rebuilt, not trusted
-            warnings.warn(f"ignoring unreadable cache {cache_file} ({err}); decoding again")
-    data = _decode_offline(name) or (_download(name) if download else None)
+    key = source_key(name)
+    cache_file = cache_path(name, key)
+    data = read_cache(cache_file)
+    if data is not None:
+        return data
+    writable_cache_dir()  # before decoding: a read-only cache fails now, not after minutes
+    data = _decode_offline(name) if key != "download" else None
+    if data is None and download:
+        data = _download(name)
     if data is None:
         raise DataUnavailableError(_missing_message(name, download))
-    data["format"] = CACHE_FORMAT
     data["classes"] = list(DATASETS[name][0])
     data["mean"], data["std"] = channel_stats(data["train_images"])
-    atomic_save(data, cache_file)
+    write_cache(data, cache_file)
     return data
 
 
@@ -239,10 +201,8 @@ def _missing_message(name: str, download: bool) -> str:
 # --------------------------------------------------------------------------------------
 # The offline folder
 
-def _decode_offline(name: str) -> dict | None:
+def _decode_offline(name: str) -> dict:
     root = offline_dir()
-    if root is None or not all((root / f).is_file() for f in DATASETS[name][1]):
-        return None
     for relative in DATASETS[name][1]:
         _verify_checksum(root, relative)
     decode = {"mnist": _decode_mnist_offline, "usps": _decode_usps, "cifar10": _decode_cifar10}[name]
@@ -380,6 +340,6 @@ def _download(name: str) -> dict | None:
             data[f"{split}_images"] = images.to(torch.uint8).contiguous()
             data[f"{split}_labels"] = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
     except Exception as err:  # no network, a host down, a proxy: all mean "not available"
-        warnings.warn(f"could not download {name!r}: {err}")
+        warnings.warn(f"could not download {name!r}: {err}", stacklevel=2)
         return None
     return data

@@ -1,11 +1,11 @@
-import math
 
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from cnnlib.augment import (Compose, ElasticDistort, HueShift, RandomAffine, adjust_hue, affine, elastic,
-                            hsv_to_rgb, random_displacement, rgb_to_hsv, rotate, zoom)
+from cnnlib.data.augment import (Compose, ElasticDistort, HueShift, RandomAffine, adjust_hue, affine, elastic,
+                                 hsv_to_rgb, random_displacement, rgb_to_hsv, rotate, zoom)
+import cnnlib.augment
 from cnnlib.data import Augment, DeviceLoader
 from cnnlib.data.datasets import ImageDataset
 
@@ -140,3 +140,49 @@ def test_elastic_matches_torchvision_with_the_same_field():
         ours = elastic(x[i:i + 1], field[i:i + 1])[0].int()
         inside = elastic(torch.full_like(x[i:i + 1], 255), field[i:i + 1])[0] == 255
         assert (ours - theirs)[inside].abs().max() <= 1
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Augment(translate=-2), "translate is the largest shift in pixels"),
+    (lambda: Augment(translate=1.5), "a whole number"),
+    (lambda: ElasticDistort(sigma=0), "sigma .* must be > 0"),
+    (lambda: ElasticDistort(alpha=-1.0), "alpha"),
+    (lambda: HueShift(0.7), r"in \[0, 0.5\]"),
+    (lambda: RandomAffine(scale=(1.2, 0.8)), "0 < low <= high"),
+])
+def test_impossible_settings_are_clear_errors(make, message):
+    x = smooth_images()
+    with pytest.raises(ValueError, match=message):
+        make()(x, torch.Generator().manual_seed(0))
+
+
+def test_float_images_are_an_error_not_a_black_image():
+    x = smooth_images().float() / 255  # [0, 1]: read as uint8 this would be almost black
+    for augment in (HueShift(0.1), rotate(10), ElasticDistort(), Augment(translate=2)):
+        with pytest.raises(ValueError, match="expects a uint8 batch"):
+            augment(x, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="uint8"):
+        adjust_hue(x, 0.1)
+
+
+def test_elastic_distortion_of_images_smaller_than_its_kernel_is_a_clear_error():
+    x = smooth_images(h=8, w=8)  # sigma 3: a kernel of radius 9
+    with pytest.raises(ValueError, match="radius 9 pixels.*these are 8x8.*smaller sigma"):
+        ElasticDistort(sigma=3.0)(x, torch.Generator().manual_seed(0))
+    assert ElasticDistort(sigma=2.0)(x, torch.Generator().manual_seed(0)).shape == x.shape
+
+
+def test_padding_is_declared_and_composed():
+    assert Augment(translate=3).padding == 3 and HueShift().padding == 0
+    assert Compose(Augment(translate=4, flip=True), HueShift(0.1)).padding == 4
+    assert Compose(Compose(Augment(translate=2)), rotate(5)).padding == 2
+    assert Compose(HueShift(0.1), Augment(translate=2)).padding == 0  # a later shift pads itself
+    x = smooth_images()
+    for augment in (Compose(Augment(translate=4, flip=True), HueShift(0.1)), Compose(HueShift(0.1), Augment(translate=2))):
+        padded = torch.nn.functional.pad(x, (augment.padding,) * 4)
+        assert torch.equal(augment.apply(padded, torch.Generator().manual_seed(3)),
+                           augment(x, torch.Generator().manual_seed(3)))
+
+
+def test_the_old_module_name_is_the_same_module():
+    assert cnnlib.augment.Compose is Compose and cnnlib.augment.Augment is Augment
