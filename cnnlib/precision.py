@@ -135,5 +135,5 @@ def speed_up_cuda(device) -> None:
     if torch.device(device).type != "cuda":
         return
     torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch.set_float32_matmul_precision("high")  # "high" = TF32 allowed for fp32 matmuls
+    torch.backends.cudnn.allow_tf32 = True  # the same for convolutions (torch's default)
