@@ -2,91 +2,63 @@
 
 Every chapter trains through ``fit``. It
 
-- makes batches on the device (``DeviceLoader``), so the CPU is not spent cutting images;
+- makes batches on the device (``DeviceLoader``), so the CPU is not spent cutting images; it
+  also trains on stored feature tensors (a ``(features, labels)`` pair), e.g. a linear
+  classifier on the features of a frozen network (chapter 10);
 - picks the fastest safe settings for the device: channels_last memory for conv nets, and bf16
   autocast where the processor does bf16 natively and the net is wide enough to profit (see
   ``choose_bf16`` and ``bench/loop.py``);
 - saves a checkpoint atomically after every epoch and resumes from it, so an interrupted run
-  loses at most one epoch and, with fixed seeds, ends with the same weights;
-- stops with a clear error on a non-finite loss, naming the step and the learning rate.
+  loses at most one epoch and, with fixed seeds, ends with the same weights. The checkpoint
+  records the run's settings, and a call with other settings never reuses it
+  (``cnnlib.checkpoint``);
+- stops with a clear error on bad input (before training) and on a non-finite loss, naming the
+  step and the learning rate.
 
-Taught in chapter 1 (the first experiment) and used by every chapter that trains.
+``forever`` serves loops that count steps rather than epochs (the adversarial loops of
+``cnnlib.adapt``). Taught in chapter 1 (the first experiment) and used by every chapter that trains.
 """
 from __future__ import annotations
 
-import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.datasets import atomic_save
+from .checkpoint import (NOT_COMPARED, CheckpointError, CheckpointMismatchError,
+                         data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint,
+                         stable_repr)
 from .data.loader import DeviceLoader
+from .history import History
 from .runtime import describe_device, get_device, seed_everything
+
+__all__ = ["fit", "evaluate", "forever", "History", "CheckpointError", "CheckpointMismatchError",
+           "model_fingerprint", "data_fingerprint", "save_checkpoint", "load_checkpoint",
+           "load_weights", "TensorLoader", "as_loader", "choose_bf16", "make_schedule",
+           "make_optimizer", "NOT_COMPARED"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s", "lr")
 
 
-class History:
-    """Per-epoch metrics of a ``fit`` run: ``history["val_acc"]`` is a list, ``history[-1]`` a row."""
+def forever(loader):
+    """Endless batches from ``loader``, pass after pass, for loops that count steps, not epochs.
 
-    def __init__(self, rows=None, settings=None):
-        self.rows = [dict(row) for row in (rows or [])]
-        self.settings = dict(settings or {})
-
-    def append(self, row: dict) -> None:
-        self.rows.append(dict(row))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return [row.get(key) for row in self.rows]
-        return self.rows[key]
-
-    @property
-    def last(self) -> dict:
-        return self.rows[-1] if self.rows else {}
-
-    def state_dict(self) -> dict:
-        return {"rows": self.rows, "settings": self.settings}
-
-    def __repr__(self) -> str:
-        head = f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'val loss':>9} {'val acc':>8} {'s':>7} {'img/s':>8}"
-        lines = [head]
-        for row in self.rows:
-            def cell(key, width, fmt):
-                value = row.get(key)
-                return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
-            lines.append(f"{row['epoch']:>5} {cell('train_loss', 10, '.4f')} {cell('train_acc', 9, '.4f')} "
-                         f"{cell('val_loss', 9, '.4f')} {cell('val_acc', 8, '.4f')} "
-                         f"{cell('seconds', 7, '.1f')} {cell('images_per_s', 8, ',.0f')}")
-        return "\n".join(lines)
-
-    def plot(self, title: str | None = None, axes=None):
-        """Loss and accuracy per epoch, training and validation; returns the figure."""
-        import matplotlib.pyplot as plt
-
-        if axes is None:
-            fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-        else:
-            fig = axes[0].figure
-        epochs = self["epoch"]
-        for ax, metric in zip(axes, ("loss", "acc")):
-            ax.plot(epochs, self[f"train_{metric}"], "o-", label="train")
-            if any(v is not None for v in self[f"val_{metric}"]):
-                ax.plot(epochs, self[f"val_{metric}"], "s-", label="validation")
-            ax.set_xlabel("epoch")
-            ax.set_ylabel({"loss": "cross-entropy loss", "acc": "accuracy"}[metric])
-            ax.grid(alpha=0.3)
-            ax.legend()
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        return fig
+    After each pass ``loader.epoch`` is one higher (a ``DeviceLoader`` advances it itself; any
+    other loader with an ``epoch`` is advanced here), so every pass has a fresh shuffle and
+    augmentation, and the same seed gives the same stream of batches, which resuming needs.
+    """
+    while True:
+        before = getattr(loader, "epoch", None)
+        batches = 0
+        for batch in loader:
+            batches += 1
+            yield batch
+        if batches == 0:  # looping on would hang without a word
+            raise ValueError("the loader gave no batches: its data set is empty, or smaller than "
+                             "one batch with drop_last=True; use more data or a smaller batch_size")
+        if before is not None and loader.epoch == before:
+            loader.epoch += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -156,15 +128,135 @@ def make_optimizer(model: nn.Module, kind, lr: float, momentum: float, weight_de
     raise ValueError(f"unknown optimizer {kind!r}; use 'sgd', 'adam' or a function params -> optimizer")
 
 
+# --------------------------------------------------------------------------------------
+# Data: image data sets and feature tensors
+
+class TensorLoader:
+    """Batches of a ``(features, labels)`` pair of tensors, made on ``device``.
+
+    For training on stored features (float, any shape N×...): they are used as they are, with
+    no normalisation or augmentation. Shuffling follows ``DeviceLoader``'s rule (a generator
+    seeded by ``seed`` and the epoch), so epoch *k* is the same whenever it is replayed.
+    """
+
+    stats = None  # nothing to normalise
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int = 256, *,
+                 shuffle: bool = False, device=None, seed: int = 0, drop_last: bool = False,
+                 channels_last: bool = False):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = torch.device(device) if device is not None else get_device()
+        self.features = features.to(self.device)
+        if channels_last and features.dim() == 4:
+            self.features = self.features.contiguous(memory_format=torch.channels_last)
+        self.labels = labels.long().to(self.device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        n = len(self.labels)
+        if self.shuffle:
+            order = torch.randperm(n, generator=generator).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        for batch in range(len(self)):
+            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            yield self.features[index], self.labels[index]
+        self.epoch += 1
+
+
+def is_features(data) -> bool:
+    """Whether ``data`` is feature tensors (a pair or a ``TensorLoader``) rather than images."""
+    return isinstance(data, (tuple, list, TensorLoader))
+
+
 def as_loader(data, batch_size, *, train: bool, device, augment=None, seed=0, stats=None,
-              channels_last=False) -> DeviceLoader:
-    """Turn a data set into a ``DeviceLoader`` (a ``DeviceLoader`` is used as it is)."""
-    if isinstance(data, DeviceLoader):
+              channels_last=False):
+    """Turn data into a loader: a data set into a ``DeviceLoader``, a ``(features, labels)``
+    pair into a ``TensorLoader``; a loader is used as it is."""
+    if isinstance(data, (DeviceLoader, TensorLoader)):
         return data
+    drop_last = train and len(data[1] if is_features(data) else data) > batch_size
+    if is_features(data):
+        if augment is not None:
+            raise ValueError("augment applies to uint8 images; feature tensors are used as they "
+                             "are: pass augment=None")
+        return TensorLoader(data[0], data[1], batch_size, shuffle=train, device=device, seed=seed,
+                            drop_last=drop_last, channels_last=channels_last)
     mean, std = stats if stats is not None else (None, None)
     return DeviceLoader(data, batch_size, shuffle=train, augment=augment if train else None,
-                        device=device, mean=mean, std=std, seed=seed,
-                        drop_last=train and len(data) > batch_size, channels_last=channels_last)
+                        device=device, mean=mean, std=std, seed=seed, drop_last=drop_last,
+                        channels_last=channels_last)
+
+
+# --------------------------------------------------------------------------------------
+# Bad input, caught before any training
+
+def check_fit_arguments(model: nn.Module, epochs, lr) -> None:
+    """Clear errors for settings that cannot train."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+    if not lr > 0:  # also catches NaN
+        raise ValueError(f"lr must be a positive learning rate, got {lr!r} (typical values: "
+                         "0.01 to 0.1 for SGD, 1e-3 for Adam)")
+    if any(p.dtype == torch.float64 for p in model.parameters()):
+        raise ValueError("the model's parameters are float64 (double); fit trains in float32: "
+                         "call model.float() first")
+
+
+def check_data(data, role: str) -> None:
+    """Clear errors for a data set ``fit`` cannot train on; ``role``: "training" or "validation"."""
+    if is_features(data) and not isinstance(data, TensorLoader):
+        if len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
+            raise ValueError(f"the {role} data must be a data set, a loader, or a "
+                             "(features, labels) pair of tensors")
+        inputs, labels = data
+        if len(inputs) != len(labels):
+            raise ValueError(f"the {role} features have {len(inputs)} rows but there are "
+                             f"{len(labels)} labels; they must pair up one to one")
+    else:
+        inputs = data.features if isinstance(data, TensorLoader) else data.images
+        labels = data.labels
+    if len(labels) == 0:
+        raise ValueError(f"the {role} set is empty (0 examples): check the subset or split that "
+                         "made it")
+    if inputs.dtype == torch.uint8 and inputs.dim() == 4 and inputs.shape[1] not in (1, 3) \
+            and inputs.shape[-1] in (1, 3):
+        raise ValueError(f"the {role} images have shape {tuple(inputs.shape)}: that is N×H×W×C "
+                         "(channels last), but torch wants N×C×H×W; pass "
+                         "images.permute(0, 3, 1, 2).contiguous()")
+    if is_features(data):
+        if inputs.dtype == torch.uint8:
+            raise ValueError(f"the {role} features are uint8: images belong in an ImageDataset "
+                             "(which normalises them); features must be float")
+        if inputs.dtype == torch.float64:
+            raise ValueError(f"the {role} features are float64; pass features.float()")
+        if not inputs.is_floating_point():
+            raise ValueError(f"the {role} features must be float tensors, got {inputs.dtype}")
+
+
+def check_outputs(logits: torch.Tensor, classes: int | None, top_label: int) -> None:
+    """The head must have one output per class: checked on the first batch, before the loss
+    (on a GPU an out-of-range label is a device-side assert, not a readable error)."""
+    outputs = logits.shape[-1]
+    if outputs <= top_label:
+        raise ValueError(f"the model has {outputs} outputs but the labels go up to {top_label}: "
+                         f"labels {outputs}..{top_label} are out of range. Give the model a "
+                         f"head with one output per class: cnnlib.transfer.replace_head(model, "
+                         f"{classes or top_label + 1})")
+    if classes is not None and outputs > classes:
+        raise ValueError(f"the model has {outputs} outputs but the data has {classes} classes: "
+                         "give it a head for this data with "
+                         f"cnnlib.transfer.replace_head(model, {classes})")
 
 
 # --------------------------------------------------------------------------------------
@@ -201,17 +293,47 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         bf16: bool | None = None, progress: bool = True, on_epoch_end=None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return its :class:`History`.
 
-    ``train`` and ``val`` are what ``load_dataset`` returns (or ``DeviceLoader`` objects).
-    ``augment`` is a :class:`~cnnlib.data.Augment` applied to training batches.
-    ``checkpoint``: a path; the run is saved there after every epoch and, if the file exists,
-    resumed from it (a finished run is simply loaded: this is how chapters "load or train").
+    ``train`` and ``val`` are what ``load_dataset`` returns (uint8 images, normalised here), a
+    ``DeviceLoader``, or a ``(features, labels)`` pair of tensors: float features of any shape,
+    used as they are (e.g. the output of ``cnnlib.transfer.extract_features``).
+    ``augment`` is a :class:`~cnnlib.data.Augment` applied to training images.
     ``channels_last``/``bf16``: ``None`` chooses what is fastest for the device (see
     :func:`choose_bf16`). ``on_epoch_end(epoch, row)`` is called after each epoch.
+
+    ``checkpoint``: a path. The run is saved there after every epoch together with the
+    settings that define it: the model (class, parameter shapes, trainable count), the data
+    (size and a fingerprint of train and val), epochs, lr, batch size, optimizer, momentum,
+    weight decay, schedule, augmentation, label smoothing and seed. If the file exists,
+
+    - and its settings are this call's: a finished run is loaded without training (this is
+      how chapters "load or train"), an interrupted one resumes where it stopped and ends
+      with the same weights as an uninterrupted run;
+    - and any setting differs (more ``epochs`` on a finished run included, since the
+      learning-rate schedule depends on it): :class:`CheckpointMismatchError` lists each
+      difference, saved vs now. Nothing is reused; delete the file to train afresh, or pass
+      another checkpoint path to keep both runs;
+    - and it cannot be read as a checkpoint: :class:`CheckpointError` names the file.
+
+    Device and precision (bf16) are recorded but not compared: a run may be resumed on
+    another machine. Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
+    wrong number of outputs, a float64 model, channels-last uint8 images) is a ValueError
+    that says what to do.
     """
     device = torch.device(device) if device is not None else get_device()
+    check_fit_arguments(model, epochs, lr)
+    check_data(train, "training")
+    if val is not None:
+        check_data(val, "validation")
+        if is_features(val) != is_features(train):
+            raise ValueError("train and val must be of the same kind: both images or both "
+                             "(features, labels) tensors")
     if channels_last is None:
         channels_last = widest_conv(model) > 0 and device.type in ("cpu", "cuda")
     bf16 = choose_bf16(model, device) if bf16 is None else bf16
+    settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
+                            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                            schedule=schedule, augment=augment, label_smoothing=label_smoothing,
+                            seed=seed, device=device, bf16=bf16, channels_last=channels_last)
     seed_everything(seed)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
@@ -220,30 +342,32 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     val_loader = None if val is None else as_loader(
         val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
+    classes = len(train.classes) if hasattr(train, "classes") else None
+    top_label = int(train_loader.labels.max())
     steps_per_epoch = len(train_loader)
     opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
     scheduler = make_schedule(opt, schedule, epochs * steps_per_epoch)
-    settings = {"device": describe_device(device), "channels_last": channels_last, "bf16": bf16,
-                "epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": str(optimizer),
-                "schedule": schedule, "seed": seed, "train_size": len(train_loader.labels)}
     history = History(settings=settings)
 
     start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        start, history = _resume(Path(checkpoint), model, opt, scheduler, device, settings)
-    if start >= epochs:
-        return history
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    if saved is not None:
+        history = _restore(saved, checkpoint, model, opt, scheduler, device, settings)
+        if saved["finished"]:
+            return history
+        start = saved["progress"]
 
     bar = _progress_bar(progress, epochs * steps_per_epoch, start * steps_per_epoch)
     for epoch in range(start, epochs):
         row = _train_one_epoch(model, train_loader, opt, scheduler, epoch, device, bf16,
-                               label_smoothing, bar)
+                               label_smoothing, bar, (classes, top_label))
         if val_loader is not None:
             result = evaluate(model, val_loader, device=device, bf16=bf16)
             row.update(val_loss=result["loss"], val_acc=result["acc"])
         history.append(row)
         if checkpoint is not None:
-            _save(Path(checkpoint), model, opt, scheduler, epoch + 1, history, device)
+            save_checkpoint(checkpoint, settings=settings, state=_run_state(model, opt, scheduler, device),
+                            history=history, progress=epoch + 1, finished=epoch + 1 == epochs)
         if bar is not None:
             bar.set_postfix({k: round(v, 4) for k, v in row.items()
                              if k in ("train_loss", "train_acc", "val_acc") and v is not None})
@@ -254,7 +378,25 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     return history
 
 
-def _train_one_epoch(model, loader, opt, scheduler, epoch, device, bf16, label_smoothing, bar):
+def run_settings(model, train, val, *, device, bf16, channels_last, optimizer, augment,
+                 **hyper) -> dict:
+    """The settings that define a ``fit`` run (compared on resume) and where it ran (recorded).
+
+    Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
+    which has no memory addresses, so the same call gives the same settings in a new session.
+    """
+    return {"model": model_fingerprint(model), "train": data_fingerprint(train),
+            "val": data_fingerprint(val), **hyper, "optimizer": stable_repr(optimizer),
+            "augment": stable_repr(augment),
+            "train_size": len(train[1] if is_features(train) and not isinstance(train, TensorLoader)
+                              else train.labels),
+            # recorded, not compared (NOT_COMPARED):
+            "device": describe_device(device), "precision": "bf16" if bf16 else "fp32",
+            "bf16": bf16, "channels_last": channels_last}
+
+
+def _train_one_epoch(model, loader, opt, scheduler, epoch, device, bf16, label_smoothing, bar,
+                     classes_and_top_label):
     model.train()
     loader.epoch = epoch  # epoch k always sees the same shuffle and augmentation
     losses, lrs = [], []
@@ -264,6 +406,8 @@ def _train_one_epoch(model, loader, opt, scheduler, epoch, device, bf16, label_s
     for step, (x, y) in enumerate(loader):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
+        if step == 0:
+            check_outputs(logits, *classes_and_top_label)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -307,36 +451,44 @@ def _progress_bar(enabled, total, initial):
 
 
 # --------------------------------------------------------------------------------------
-# Checkpoints
+# What fit's checkpoints hold (the file format and the settings check: cnnlib.checkpoint)
 
-def _save(path, model, opt, scheduler, epochs_done, history, device):
+def _run_state(model, opt, scheduler, device) -> dict:
+    """Everything needed to continue bit for bit: weights, optimizer, schedule and RNG states."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-             "scheduler": scheduler.state_dict(), "epoch": epochs_done,
-             "history": history.state_dict(), "rng_cpu": torch.get_rng_state()}
+             "scheduler": scheduler.state_dict(), "rng_cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(device)
-    atomic_save(state, path)
+    return state
 
 
-def _resume(path, model, opt, scheduler, device, settings):
-    state = torch.load(path, map_location=device, weights_only=True)
+def _restore(saved, path, model, opt, scheduler, device, settings) -> History:
+    """Put a saved run's state back; return its history (settings: this call's, plus where it resumed)."""
+    state = saved["state"]
     try:
         model.load_state_dict(state["model"])
-    except RuntimeError as err:
-        raise ValueError(f"the checkpoint {path} was saved from a different model; delete it or "
-                         f"pass another checkpoint path ({str(err).splitlines()[0]})") from err
-    opt.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng_cpu"].cpu())
+        opt.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"the checkpoint {path} does not fit this model or optimizer "
+                              f"({str(err).splitlines()[0]}); delete it to train afresh, or pass "
+                              "another checkpoint path") from err
+    torch.set_rng_state(state["rng_cpu"])
     if "rng_cuda" in state and device.type == "cuda":
-        torch.cuda.set_rng_state(state["rng_cuda"].cpu(), device)
-    saved = state["history"]
-    history = History(saved["rows"], {**saved["settings"], **settings, "resumed_from_epoch": state["epoch"]})
-    return state["epoch"], history
+        torch.cuda.set_rng_state(state["rng_cuda"], device)
+    history = saved["history"]
+    return History(history.rows, {**history.settings, **settings,
+                                  "resumed_from_epoch": saved["progress"]})
 
 
 def load_weights(model: nn.Module, path) -> nn.Module:
     """Load the model weights of a ``fit`` checkpoint into ``model`` (safely, weights only)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
+    saved = load_checkpoint(path, None, device="cpu")
+    if saved is None:
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        model.load_state_dict(saved["state"]["model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"the checkpoint {path} holds the weights of another model "
+                              f"({str(err).splitlines()[0]}); pass the checkpoint of this model") from err
     return model

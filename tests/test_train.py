@@ -1,11 +1,17 @@
-"""cnnlib.train: fit learns, resumes exactly, stops on a non-finite loss, evaluates correctly."""
+"""cnnlib.train: fit learns, resumes exactly, reuses a checkpoint only for the same settings,
+refuses bad input clearly, trains on feature tensors, stops on a non-finite loss, evaluates
+correctly; forever streams passes with fresh shuffles."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlib.data import DeviceLoader
-from cnnlib.train import History, choose_bf16, evaluate, fit, load_weights, make_schedule
+from cnnlib.data import Augment, DeviceLoader, ImageDataset
+from cnnlib.train import (CheckpointError, CheckpointMismatchError, History, choose_bf16,
+                          data_fingerprint, evaluate, fit, forever, load_checkpoint, load_weights,
+                          make_schedule, model_fingerprint, save_checkpoint)
+
+QUIET = dict(progress=False, device="cpu")
 
 
 def small_net(seed=0, dropout=0.0):
@@ -47,25 +53,177 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
 
 def test_a_finished_checkpoint_is_loaded_not_retrained(tiny_dataset, tmp_path):
     path = tmp_path / "done.pt"
-    first = fit(small_net(), tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu", checkpoint=path)
+    first = fit(small_net(), tiny_dataset, epochs=2, lr=0.05, checkpoint=path, **QUIET)
     calls = []
-    again = fit(small_net(seed=7), tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu",
-                checkpoint=path, on_epoch_end=lambda e, r: calls.append(e))
+    again = fit(small_net(seed=7), tiny_dataset, epochs=2, lr=0.05, checkpoint=path,
+                on_epoch_end=lambda e, r: calls.append(e), **QUIET)
     assert calls == [] and again["train_loss"] == first["train_loss"]
-    more = fit(small_net(seed=7), tiny_dataset, epochs=3, lr=0.05, progress=False, device="cpu",
-               checkpoint=path, on_epoch_end=lambda e, r: calls.append(e))
-    assert calls == [2] and len(more) == 3
-    state = torch.load(path, weights_only=True)
-    assert state["epoch"] == 3
-    assert torch.equal(load_weights(small_net(seed=1), path)[0].weight, state["model"]["0.weight"])
+    assert again.settings["resumed_from_epoch"] == 2
+    saved = torch.load(path, weights_only=True)
+    assert saved["progress"] == 2 and saved["finished"]
+    loaded = load_weights(small_net(seed=1), path)
+    assert torch.equal(loaded[0].weight, saved["state"]["model"]["0.weight"])
+
+
+def test_more_epochs_on_a_finished_run_is_refused_not_continued_at_the_old_rate(tiny_dataset, tmp_path):
+    # The onecycle schedule of a 2-epoch run has decayed to 0; "continuing" it for a third
+    # epoch would restart at the base lr, a run no one asked for.
+    path = tmp_path / "done.pt"
+    fit(small_net(), tiny_dataset, epochs=2, lr=0.05, checkpoint=path, **QUIET)
+    before = path.read_bytes()
+    calls = []
+    with pytest.raises(CheckpointMismatchError, match=r"epochs: saved 2, now 3") as err:
+        fit(small_net(), tiny_dataset, epochs=3, lr=0.05, checkpoint=path,
+            on_epoch_end=lambda e, r: calls.append(e), **QUIET)
+    assert str(path) in str(err.value) and "delete" in str(err.value)
+    assert "another checkpoint path" in str(err.value)
+    assert calls == [] and path.read_bytes() == before  # nothing trained, nothing lost
+
+
+def test_changed_settings_are_refused_naming_each_difference(tiny_dataset, tmp_path):
+    # The issue's example: a new lr, schedule and training set must not get the old weights.
+    train, val = tiny_dataset.split_off(64)
+    path = tmp_path / "c.pt"
+    fit(small_net(), train, val, epochs=2, lr=0.05, checkpoint=path, **QUIET)
+    with pytest.raises(CheckpointMismatchError) as err:
+        fit(small_net(), train.subset(100), val, epochs=2, lr=0.5, schedule="constant",
+            checkpoint=path, **QUIET)
+    message = str(err.value)
+    for expected in ("lr: saved 0.05, now 0.5", "schedule: saved 'onecycle', now 'constant'",
+                     "train.size: saved 192, now 100"):
+        assert expected in message
+    assert "epochs" not in message and "seed" not in message  # only what differs
+
+
+@pytest.mark.parametrize("change, setting", [
+    (dict(lr=0.02), "lr"), (dict(batch_size=64), "batch_size"), (dict(optimizer="adam"), "optimizer"),
+    (dict(momentum=0.5), "momentum"), (dict(weight_decay=0.0), "weight_decay"),
+    (dict(augment=Augment(flip=True)), "augment"), (dict(label_smoothing=0.1), "label_smoothing"),
+    (dict(seed=1), "seed"), (dict(val="other"), "val.hash"), (dict(train="other"), "train.hash"),
+])
+def test_every_setting_that_defines_a_run_is_compared(tiny_dataset, tmp_path, change, setting):
+    train, val = tiny_dataset.split_off(64)
+    other_train, other_val = tiny_dataset.split_off(64, seed=1)  # same sizes, other examples
+    path = tmp_path / "run.pt"
+    base = dict(epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    fit(small_net(), train, val, **base)
+    kwargs = {**base, **{k: v for k, v in change.items() if k not in ("train", "val")}}
+    with pytest.raises(CheckpointMismatchError, match=rf"\n  {setting}: saved "):
+        fit(small_net(), other_train if "train" in change else train,
+            other_val if "val" in change else val, **kwargs)
+
+
+def test_device_and_precision_are_recorded_but_not_compared(tiny_dataset, tmp_path):
+    path = tmp_path / "run.pt"
+    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=False, checkpoint=path, **QUIET)
+    assert torch.load(path, weights_only=True)["settings"]["precision"] == "fp32"
+    again = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, checkpoint=path, **QUIET)
+    assert again.rows == first.rows  # reused on "another machine"
 
 
 def test_a_checkpoint_of_another_model_is_a_clear_error(tiny_dataset, tmp_path):
     path = tmp_path / "other.pt"
-    fit(small_net(), tiny_dataset, epochs=1, lr=0.05, progress=False, device="cpu", checkpoint=path)
+    fit(small_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
     other = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 4))
-    with pytest.raises(ValueError, match="different model"):
-        fit(other, tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu", checkpoint=path)
+    with pytest.raises(CheckpointError, match=r"model.class|model.shapes"):
+        fit(other, tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    with pytest.raises(CheckpointError, match="another model"):
+        load_weights(other, path)
+
+
+def _truncated(path):
+    fit(small_net(), _tiny(), epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def _tiny():
+    g = torch.Generator().manual_seed(0)
+    return ImageDataset(torch.randint(0, 256, (40, 3, 16, 16), generator=g, dtype=torch.uint8),
+                        torch.arange(40) % 4, list("abcd"))
+
+
+def _data_cache(path):
+    # What load_dataset caches: decoded images of both splits, written with atomic_save.
+    from cnnlib.data.datasets import CACHE_FORMAT, atomic_save
+
+    data = _tiny()
+    atomic_save({"format": CACHE_FORMAT, "train_images": data.images, "train_labels": data.labels,
+                 "test_images": data.images, "test_labels": data.labels, "classes": data.classes,
+                 "mean": [0.5] * 3, "std": [0.2] * 3}, path)
+
+
+def _optimizer_state(path):
+    torch.save(torch.optim.SGD(small_net().parameters(), lr=0.1, momentum=0.9).state_dict(), path)
+
+
+UNREADABLE = {
+    "truncated": (_truncated, "not a readable torch file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a readable torch file"),
+    "text": (lambda p: p.write_text("epoch,loss\n1,0.5\n"), "not a readable torch file"),
+    "optimizer state": (_optimizer_state, "an optimizer's state"),
+    "data-cache file": (_data_cache, "data-cache file"),
+    "bare state_dict": (lambda p: torch.save(small_net().state_dict(), p), "bare state_dict"),
+    "old format": (lambda p: torch.save({"model": small_net().state_dict(), "optimizer": {},
+                                         "epoch": 2}, p), "did not record the run's settings"),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNREADABLE))
+def test_an_unusable_checkpoint_file_is_one_clear_error_naming_it(tiny_dataset, tmp_path, kind):
+    path = tmp_path / f"{kind}.pt"
+    make, why = UNREADABLE[kind]
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError) as err:
+        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    message = str(err.value)
+    assert str(path) in message and why in message
+    assert "Delete it" in message and "another checkpoint path" in message
+    assert not isinstance(err.value, CheckpointMismatchError)
+    assert path.read_bytes() == before  # the file is the student's to delete, not ours
+
+
+def test_save_and_load_checkpoint_round_trip_and_compare_settings(tmp_path):
+    path = tmp_path / "adv.pt"
+    assert load_checkpoint(path, {"steps": 10}, device="cpu") is None  # no file: nothing to load
+    history = History([{"step": 1, "loss": 0.5}], {"steps": 10})
+    settings = {"steps": 10, "model": {"class": "Net", "shapes": "abc"}, "device": "cpu (2 threads)"}
+    state = {"weights": torch.arange(3.0), "rng_cpu": torch.get_rng_state()}
+    save_checkpoint(path, settings=settings, state=state, history=history, progress=1, finished=False)
+    saved = load_checkpoint(path, {**settings, "device": "cuda (H100)"}, device="cpu")
+    assert saved["progress"] == 1 and saved["finished"] is False
+    assert torch.equal(saved["state"]["weights"], state["weights"])
+    assert saved["history"].rows == history.rows and saved["history"].settings == history.settings
+    with pytest.raises(CheckpointMismatchError, match=r"model.shapes: saved 'abc', now 'xyz'"):
+        load_checkpoint(path, {**settings, "model": {"class": "Net", "shapes": "xyz"}}, device="cpu")
+    with pytest.raises(CheckpointMismatchError, match=r"seed: saved '\(not set\)', now 3"):
+        load_checkpoint(path, {**settings, "seed": 3}, device="cpu")
+    assert not [p for p in tmp_path.iterdir() if p.name != "adv.pt"]  # atomic: no temporary files
+
+
+def test_history_state_round_trips():
+    history = History([{"epoch": 1, "val_acc": 0.5}], {"lr": 0.1})
+    again = History.from_state(history.state_dict())
+    assert again.rows == history.rows and again.settings == history.settings
+    assert again["val_acc"] == [0.5] and again.last == {"epoch": 1, "val_acc": 0.5}
+
+
+def test_fingerprints_tell_models_and_data_apart(tiny_dataset):
+    from cnnlib.transfer import freeze
+
+    assert model_fingerprint(small_net(seed=0)) == model_fingerprint(small_net(seed=3))  # init aside
+    wider = nn.Sequential(nn.Conv2d(3, 9, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Dropout(0.0), nn.Linear(9 * 8 * 8, 4))
+    assert model_fingerprint(wider)["shapes"] != model_fingerprint(small_net())["shapes"]
+    frozen = freeze(small_net(), trainable=("5",))
+    assert model_fingerprint(frozen)["trainable"] == 8 * 8 * 8 * 4 + 4
+    assert data_fingerprint(tiny_dataset) == data_fingerprint(tiny_dataset.select(torch.arange(256)))
+    assert data_fingerprint(tiny_dataset.subset(100))["size"] == 100
+    a, b = tiny_dataset.split_off(64, seed=0)[1], tiny_dataset.split_off(64, seed=1)[1]
+    assert data_fingerprint(a)["hash"] != data_fingerprint(b)["hash"]
+    restats = ImageDataset(tiny_dataset.images, tiny_dataset.labels, tiny_dataset.classes,
+                           stats=([0.5] * 3, [0.5] * 3))
+    assert data_fingerprint(restats)["hash"] != data_fingerprint(tiny_dataset)["hash"]
 
 
 def test_a_non_finite_loss_names_the_step_and_learning_rate(tiny_dataset):
@@ -118,3 +276,145 @@ def test_history_prints_and_plots(tiny_dataset):
     text = repr(history)
     assert "train loss" in text and "1.0000" in text and "1,000" in text
     assert len(history.plot().axes) == 2
+
+
+# --------------------------------------------------------------------------------------
+# forever
+
+def test_forever_streams_pass_after_pass_each_with_a_fresh_deterministic_shuffle(tiny_dataset):
+    loader = DeviceLoader(tiny_dataset, 64, shuffle=True, drop_last=True, device="cpu", seed=3)
+    stream = forever(loader)
+    got = [next(stream)[1] for _ in range(3 * len(loader))]
+    passes = []
+    for epoch in range(3):  # oracle: fresh loaders set to each epoch by hand
+        oracle = DeviceLoader(tiny_dataset, 64, shuffle=True, drop_last=True, device="cpu", seed=3)
+        oracle.epoch = epoch
+        passes.append(torch.cat([y for _, y in oracle]))
+    assert torch.equal(torch.cat(got), torch.cat(passes))
+    assert not torch.equal(passes[0], passes[1])  # a new order each pass
+
+
+def test_forever_advances_loaders_that_do_not_count_their_own_passes():
+    class Counted:  # a loader with an epoch it does not advance itself
+        epoch = 0
+
+        def __iter__(self):
+            yield from [(self.epoch, "a"), (self.epoch, "b")]
+
+    stream = forever(Counted())
+    assert [next(stream)[0] for _ in range(6)] == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="no batches"):
+        next(forever([]))
+
+
+# --------------------------------------------------------------------------------------
+# Bad input: a clear ValueError each, before any training
+
+def test_empty_training_or_validation_data_is_refused(tiny_dataset):
+    empty = tiny_dataset.select(torch.arange(0))
+    with pytest.raises(ValueError, match="training set is empty"):
+        fit(small_net(), empty, epochs=1, lr=0.05, **QUIET)
+    with pytest.raises(ValueError, match="validation set is empty"):
+        fit(small_net(), tiny_dataset, empty, epochs=1, lr=0.05, **QUIET)
+    with pytest.raises(ValueError, match="training set is empty"):
+        fit(nn.Linear(3, 2), (torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)), epochs=1,
+            lr=0.05, **QUIET)
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 2.5])
+def test_epochs_below_one_is_refused(tiny_dataset, epochs):
+    with pytest.raises(ValueError, match="epochs must be a whole number of at least 1"):
+        fit(small_net(), tiny_dataset, epochs=epochs, lr=0.05, **QUIET)
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("nan")])
+def test_a_learning_rate_that_is_not_positive_is_refused(tiny_dataset, lr):
+    with pytest.raises(ValueError, match="lr must be a positive learning rate"):
+        fit(small_net(), tiny_dataset, epochs=1, lr=lr, **QUIET)
+
+
+def test_a_head_with_more_outputs_than_classes_says_to_replace_it(tiny_dataset):
+    net = small_net()
+    net[5] = nn.Linear(8 * 8 * 8, 10)
+    with pytest.raises(ValueError, match=r"10 outputs but the data has 4 classes.*replace_head\(model, 4\)"):
+        fit(net, tiny_dataset, epochs=1, lr=0.05, **QUIET)
+
+
+def test_a_head_with_fewer_outputs_than_classes_names_the_labels_out_of_range(tiny_dataset):
+    net = small_net()
+    net[5] = nn.Linear(8 * 8 * 8, 2)
+    with pytest.raises(ValueError, match=r"2 outputs but the labels go up to 3: labels 2..3 are out of range"):
+        fit(net, tiny_dataset, epochs=1, lr=0.05, **QUIET)
+
+
+def test_a_float64_model_is_refused_with_the_fix(tiny_dataset):
+    with pytest.raises(ValueError, match=r"float64.*model.float\(\)"):
+        fit(small_net().double(), tiny_dataset, epochs=1, lr=0.05, **QUIET)
+
+
+def test_channels_last_uint8_images_are_refused_with_the_permute(tiny_dataset):
+    nhwc = ImageDataset(tiny_dataset.images.permute(0, 2, 3, 1).contiguous(), tiny_dataset.labels,
+                        tiny_dataset.classes)
+    with pytest.raises(ValueError, match=r"\(256, 16, 16, 3\).*permute\(0, 3, 1, 2\)"):
+        fit(small_net(), nhwc, epochs=1, lr=0.05, **QUIET)
+    with pytest.raises(ValueError, match=r"permute\(0, 3, 1, 2\)"):
+        fit(small_net(), tiny_dataset, nhwc, epochs=1, lr=0.05, **QUIET)
+
+
+# --------------------------------------------------------------------------------------
+# Feature tensors
+
+def blobs(n=300, dim=8, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, dim, generator=g) * 4
+    labels = torch.arange(n) % classes
+    return centres[labels] + torch.randn(n, dim, generator=g) * 0.3, labels
+
+
+def test_fit_on_features_is_plain_gradient_descent_on_the_raw_features():
+    # Oracle: full-batch gradient descent written out by hand, with the softmax regression
+    # gradient (softmax - onehot)^T x / n. fit must batch the features as they are: no
+    # normalisation (the features are far from zero mean, unit variance), no augmentation.
+    features, labels = blobs(n=120)
+    features = features + 5.0
+    torch.manual_seed(0)
+    model = nn.Linear(8, 3)
+    w, b = model.weight.detach().clone(), model.bias.detach().clone()
+    fit(model, (features, labels), epochs=5, lr=0.01, batch_size=120, momentum=0.0,
+        weight_decay=0.0, schedule="constant", bf16=False, **QUIET)
+    onehot = F.one_hot(labels, 3).float()
+    for _ in range(5):
+        error = torch.softmax(features @ w.T + b, 1) - onehot
+        w -= 0.01 * error.T @ features / 120
+        b -= 0.01 * error.mean(0)
+    assert torch.allclose(model.weight, w, atol=1e-5) and torch.allclose(model.bias, b, atol=1e-5)
+
+
+def test_fit_trains_a_linear_classifier_on_features_with_validation():
+    # What train_linear_classifier did (its test: separable blobs reach 100%), now through fit.
+    features, labels = blobs()
+    val = blobs(n=90, seed=0)  # same centres, since the centres come first from the generator
+    torch.manual_seed(0)
+    classifier = nn.Linear(8, 3)
+    history = fit(classifier, (features, labels), val, epochs=30, lr=0.01, optimizer="adam",
+                  weight_decay=1e-3, batch_size=64, **QUIET)
+    assert (classifier(features).argmax(1) == labels).float().mean() == 1.0
+    assert history.last["val_acc"] == 1.0
+    assert evaluate(classifier, val, device="cpu")["acc"] == 1.0
+
+
+def test_feature_data_is_checked_and_can_be_checkpointed(tmp_path):
+    features, labels = blobs()
+    with pytest.raises(ValueError, match="features are uint8"):
+        fit(nn.Linear(8, 3), (features.to(torch.uint8), labels), epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match=r"features.float\(\)"):
+        fit(nn.Linear(8, 3), (features.double(), labels), epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="299 labels"):
+        fit(nn.Linear(8, 3), (features, labels[:-1]), epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="augment applies to uint8 images"):
+        fit(nn.Linear(8, 3), (features, labels), epochs=1, lr=0.1, augment=Augment(flip=True), **QUIET)
+    path = tmp_path / "linear.pt"
+    first = fit(nn.Linear(8, 3), (features, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET)
+    assert fit(nn.Linear(8, 3), (features, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET).rows == first.rows
+    with pytest.raises(CheckpointMismatchError, match="train.hash"):
+        fit(nn.Linear(8, 3), (features + 1, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET)
