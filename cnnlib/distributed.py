@@ -72,6 +72,14 @@ def torchrun_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def current_world() -> World:
+    """The :class:`World` of the initialised process group; a world of one when there is none."""
+    if dist.is_available() and dist.is_initialized():
+        rank = dist.get_rank()
+        return World(rank, dist.get_world_size(), int(os.environ.get("LOCAL_RANK", rank)))
+    return World()
+
+
 def join(device=None) -> World:
     """The :class:`World` of this process, joining torchrun's process group if not yet done.
 
@@ -79,11 +87,8 @@ def join(device=None) -> World:
     when torchrun started more than one process, the group is initialised from its environment
     variables: NCCL for GPUs, gloo for CPUs (``device`` decides; by default CUDA if present).
     """
-    if dist.is_available() and dist.is_initialized():
-        rank = dist.get_rank()
-        return World(rank, dist.get_world_size(), int(os.environ.get("LOCAL_RANK", rank)))
-    if torchrun_world_size() == 1:
-        return World()
+    if (dist.is_available() and dist.is_initialized()) or torchrun_world_size() == 1:
+        return current_world()
     if not dist.is_available():
         raise RuntimeError("torchrun started several processes but this torch build has no "
                            "torch.distributed; install a torch build with distributed support")
@@ -113,12 +118,9 @@ def shard_bounds(n: int, world: World) -> tuple[int, int]:
     """The slice ``[start, stop)`` of a batch of ``n`` that this rank trains on.
 
     Contiguous, disjoint, covering the batch, and as even as possible (sizes differ by at most
-    one), e.g. 10 images on 3 ranks: [0, 3), [3, 6), [6, 10).
+    one), e.g. 10 images on 3 ranks: [0, 3), [3, 6), [6, 10). With fewer images than ranks some
+    slices are empty (``fit`` does not allow that for training batches).
     """
-    if n < world.size:
-        raise ValueError(
-            f"a batch of {n} images cannot be split over {world.size} processes (each needs at "
-            f"least one); use a batch size (and data set) of at least {world.size} images")
     return n * world.rank // world.size, n * (world.rank + 1) // world.size
 
 
@@ -128,6 +130,18 @@ def shard(x: torch.Tensor, y: torch.Tensor, world: World) -> tuple[torch.Tensor,
         return x, y
     start, stop = shard_bounds(len(y), world)
     return x[start:stop], y[start:stop]
+
+
+def broadcast_buffers(model: nn.Module, world: World) -> None:
+    """Copy rank 0's buffers (batch norm's running statistics) to every rank.
+
+    During training each rank updates them from its own slice; after an epoch this makes the
+    evaluation use, in every rank, the statistics that rank 0 saves in the checkpoint.
+    """
+    if world.size == 1:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
 
 
 def wrap_model(model: nn.Module, device, world: World, *, sync_batchnorm: bool = False) -> nn.Module:

@@ -120,3 +120,58 @@ def test_fp16_with_the_scaler_trains_and_bf16_autocast_changes_the_compute_dtype
         assert net(x).dtype is torch.bfloat16
     with precision.autocast("cpu", None):
         assert net(x).dtype is torch.float32
+
+
+def small_net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(8 * 8 * 8, 4))
+
+
+def test_fit_follows_the_device_choice_and_records_it(monkeypatch, tiny_dataset):
+    from cnnlib.train import fit
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    history = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, progress=False, device="cpu")
+    assert history.settings["precision"] == "fp32" and history.settings["world_size"] == 1
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    history = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, progress=False, device="cpu")
+    assert history.settings["precision"] == "bf16"
+    with pytest.raises(ValueError, match="is not a precision"):
+        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, progress=False, device="cpu",
+            precision="half")
+
+
+def test_an_fp16_run_resumes_exactly_because_the_scale_is_in_the_checkpoint(monkeypatch,
+                                                                             tiny_dataset, tmp_path):
+    from cnnlib import train
+
+    # A scaler that starts far too high and re-tries a higher scale after every good step: it
+    # skips the first steps (overflow) while halving down, then overflows every other step. A
+    # resumed run that started again from the initial scale would skip other steps than the
+    # straight run and end with other weights (checked: it does, without the saved scale).
+    def eager_scaler(device, dtype):
+        return torch.amp.GradScaler(torch.device(device).type, enabled=dtype is torch.float16,
+                                    init_scale=2.0**24, growth_interval=1)
+
+    monkeypatch.setattr(train, "make_grad_scaler", eager_scaler)
+    kwargs = dict(epochs=3, lr=0.05, batch_size=32, progress=False, device="cpu", seed=3,
+                  precision="fp16")
+    straight = small_net()
+    train.fit(straight, tiny_dataset, **kwargs)
+
+    path = tmp_path / "run.pt"
+
+    def interrupt(epoch, row):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(small_net(), tiny_dataset, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+    scale = torch.load(path, weights_only=True)["state"]["scaler"]["scale"]
+    assert scale < 2.0**20  # the scale moved, so restoring it matters
+    resumed = small_net(seed=9)
+    history = train.fit(resumed, tiny_dataset, checkpoint=path, **kwargs)
+    assert history.settings["precision"] == "fp16" and len(history) == 3
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
