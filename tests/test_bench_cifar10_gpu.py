@@ -53,3 +53,22 @@ def test_airbench_reads_cnnlib_images_unchanged(tmp_path):
     # airbench keeps images as NCHW fp16 in [0, 1] (channels_last memory); same pixels, same order.
     torch.testing.assert_close(loader.images.float(), images.float() / 255, atol=1e-3, rtol=0)
     assert torch.equal(loader.labels, labels)
+
+
+def test_airbench_own_timing_is_read_from_its_table():
+    pytest.importorskip("airbench")
+    import contextlib
+    import io
+
+    from airbench.utils import logging_columns_list, print_columns, print_training_details
+
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):  # what train94(verbose=True) prints, by its own code
+        print_columns(logging_columns_list, is_head=True)
+        print_training_details({"run": 0, "epoch": 1, "train_loss": 0.51, "train_acc": 0.8,
+                                "val_acc": 0.9, "total_time_seconds": 1.5}, is_final_entry=False)
+        print_training_details({"epoch": "eval", "tta_val_acc": 0.9412,
+                                "total_time_seconds": 3.1234}, is_final_entry=True)
+    assert cifar10_gpu.parse_airbench_log(log.getvalue()) == {"seconds": 3.1234, "acc": 0.9412}
+    with pytest.raises(ValueError, match="no final 'eval' row"):
+        cifar10_gpu.parse_airbench_log("warm-up only\n")

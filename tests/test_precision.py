@@ -175,3 +175,23 @@ def test_an_fp16_run_resumes_exactly_because_the_scale_is_in_the_checkpoint(monk
     assert history.settings["precision"] == "fp16" and len(history) == 3
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_the_fused_optimisers_fit_uses_on_cuda_take_the_same_steps(kind):
+    from cnnlib.train import make_optimizer
+
+    torch.manual_seed(0)
+    plain, fused = nn.Linear(4, 3), nn.Linear(4, 3)
+    fused.load_state_dict(plain.state_dict())
+    optimisers = [make_optimizer(plain, kind, 0.1, 0.9, 5e-4),
+                  make_optimizer(fused, kind, 0.1, 0.9, 5e-4, fused=True)]
+    assert optimisers[1].defaults["fused"] and not optimisers[0].defaults["fused"]
+    for _ in range(3):
+        x = torch.randn(8, 4)
+        for model, opt in zip((plain, fused), optimisers):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(plain.parameters(), fused.parameters()):
+        torch.testing.assert_close(a, b)
