@@ -5,7 +5,8 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.runtime``  device, seeds, fast/full profile (every chapter)
 - ``cnnlib.data``     data sets, batches kept on the device, batched augmentation
 - ``cnnlib.precision`` bf16/fp16/fp32 and memory layout by device (with ``fit``)
-- ``cnnlib.train``    ``fit``: the one training loop, history, checkpoints
+- ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``
+  (``cnnlib.history``: ``History``; ``cnnlib.checkpoint``: checkpoints that record their settings)
 - ``cnnlib.distributed`` ``fit`` under torchrun: several GPUs or machines        README
 - ``cnnlib.shapes``   conv arithmetic, receptive fields, ``summary``                chapter 1
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4

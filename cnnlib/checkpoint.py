@@ -124,8 +124,11 @@ def stable_repr(obj) -> str:
         code = getattr(obj, "__code__", None)
         cells = getattr(obj, "__closure__", None) or ()
         names = code.co_freevars if code is not None else ()
-        closed = ", ".join(f"{n}={stable_repr(c.cell_contents)}" for n, c in zip(names, cells))
-        return f"{obj.__module__}.{obj.__qualname__}({closed})"
+        closed = [f"{n}={stable_repr(c.cell_contents)}" for n, c in zip(names, cells)]
+        defaults = getattr(obj, "__defaults__", None)
+        if defaults:  # lambda x, lr=lr: ... binds its values as defaults
+            closed.append(f"defaults={stable_repr(defaults)}")
+        return f"{obj.__module__}.{obj.__qualname__}({', '.join(closed)})"
     text = repr(obj)
     return type(obj).__qualname__ if " at 0x" in text else text
 

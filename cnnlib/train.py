@@ -327,7 +327,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     - and it cannot be read as a checkpoint: :class:`CheckpointError` names the file.
 
     Device, precision and number of processes are recorded but not compared: a run may be
-    resumed on another machine. Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
+    resumed on another machine. Nor are the model's initial weights: they depend on the random
+    state when the model was built, so comparing them would refuse a rerun of the same cell.
+    Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
     wrong number of outputs, a float64 model, channels-last uint8 images) is a ValueError
     that says what to do.
     """
@@ -415,11 +417,10 @@ def run_settings(model, train, val, *, device, dtype, channels_last, world_size,
     Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
     which has no memory addresses, so the same call gives the same settings in a new session.
     """
-    return {"model": model_fingerprint(model), "train": data_fingerprint(train),
+    train_fingerprint = data_fingerprint(train)
+    return {"model": model_fingerprint(model), "train": train_fingerprint,
             "val": data_fingerprint(val), **hyper, "optimizer": stable_repr(optimizer),
-            "augment": stable_repr(augment),
-            "train_size": len(train[1] if is_features(train) and not isinstance(train, TensorLoader)
-                              else train.labels),
+            "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
             # recorded, not compared (NOT_COMPARED):
             "device": describe_device(device), "precision": precision_name(dtype),
             "channels_last": channels_last, "world_size": world_size}

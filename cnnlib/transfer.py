@@ -6,7 +6,8 @@ ResNets, ...):
 
 - **fixed feature extractor**: :func:`drop_head` removes the last fully connected layer,
   :func:`extract_features` runs the frozen network over the new data set *once*, and
-  :func:`train_linear_classifier` fits a softmax classifier on the stored features;
+  ``cnnlib.train.fit`` trains a softmax classifier (an ``nn.Linear``) on the stored
+  ``(features, labels)`` pair;
 - **fine-tuning**: :func:`replace_head` puts a fresh layer with the new number of classes on
   top, :func:`freeze` keeps the lower blocks fixed (fine-tune "top") or nothing (fine-tune
   "all"), and :func:`layerwise_sgd` gives the pretrained layers a lower learning rate than the
@@ -32,8 +33,8 @@ from .data import DeviceLoader
 from .runtime import get_device
 
 __all__ = ["convnet", "last_linear", "replace_head", "drop_head", "truncate", "freeze",
-           "count_trainable", "layerwise_sgd", "extract_features", "train_linear_classifier",
-           "head_on_block", "with_stats", "digits_as_rgb", "relabel", "imagenet_resnet18"]
+           "count_trainable", "layerwise_sgd", "extract_features", "head_on_block",
+           "with_stats", "digits_as_rgb", "relabel", "imagenet_resnet18"]
 
 
 # --------------------------------------------------------------------------------------
@@ -169,7 +170,8 @@ def layerwise_sgd(model: nn.Module, *, new=("fc",), pretrained_scale: float = 0.
 def extract_features(body: nn.Module, data, *, batch_size: int = 500, device=None):
     """Run ``body`` (e.g. ``drop_head(model)``) over ``data`` once: (features N×D on the CPU, labels).
 
-    Images are normalised with ``data``'s statistics (see :func:`with_stats`).
+    The pair is what ``fit`` takes to train a classifier on the features (chapter 10). Images
+    are normalised with ``data``'s statistics (see :func:`with_stats`).
     """
     device = torch.device(device) if device is not None else get_device()
     body = body.to(device).eval()
@@ -178,27 +180,6 @@ def extract_features(body: nn.Module, data, *, batch_size: int = 500, device=Non
         features.append(torch.flatten(body(x), 1).float().cpu())
         labels.append(y.cpu())
     return torch.cat(features), torch.cat(labels)
-
-
-def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, num_classes: int, *,
-                            epochs: int = 100, lr: float = 0.01, weight_decay: float = 1e-3,
-                            batch_size: int = 256, seed: int = 0) -> nn.Linear:
-    """A softmax (multinomial logistic regression) classifier trained on fixed features.
-
-    Adam on mini-batches; cheap because the features were computed once.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    classifier = nn.Linear(features.shape[1], num_classes)
-    opt = torch.optim.Adam(classifier.parameters(), lr=lr, weight_decay=weight_decay)
-    for _ in range(epochs):
-        order = torch.randperm(len(labels), generator=generator)
-        for index in order.split(batch_size):
-            loss = F.cross_entropy(classifier(features[index]), labels[index])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return classifier
 
 
 # --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from torch import nn
 from cnnlib.data import Augment, DeviceLoader, ImageDataset
 from cnnlib.train import (CheckpointError, CheckpointMismatchError, History,
                           data_fingerprint, evaluate, fit, forever, load_checkpoint, load_weights,
-                          make_schedule, model_fingerprint, save_checkpoint)
+                          make_schedule, model_fingerprint, save_checkpoint, stable_repr)
 
 QUIET = dict(progress=False, device="cpu")
 
@@ -203,6 +203,20 @@ def test_save_and_load_checkpoint_round_trip_and_compare_settings(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "adv.pt"]  # atomic: no temporary files
 
 
+def test_stable_repr_describes_settings_objects_by_value_not_address():
+    from cnnlib.augment import RandomAffine
+    from cnnlib.transfer import layerwise_sgd
+
+    model = small_net()
+    slow, fast = layerwise_sgd(model, lr=0.01), layerwise_sgd(model, lr=0.1)
+    assert stable_repr(slow) == stable_repr(layerwise_sgd(small_net(seed=4), lr=0.01))
+    assert stable_repr(slow) != stable_repr(fast) and "lr=0.01" in stable_repr(slow)
+    assert stable_repr(RandomAffine(degrees=10)) != stable_repr(RandomAffine(degrees=20))
+    assert stable_repr(lambda p, lr=0.1: p) != stable_repr(lambda p, lr=0.2: p)
+    for obj in (slow, RandomAffine(degrees=10), object(), Augment(flip=True)):
+        assert " at 0x" not in stable_repr(obj)
+
+
 def test_history_state_round_trips():
     history = History([{"epoch": 1, "val_acc": 0.5}], {"lr": 0.1})
     again = History.from_state(history.state_dict())
@@ -382,7 +396,7 @@ def test_fit_on_features_is_plain_gradient_descent_on_the_raw_features():
 
 
 def test_fit_trains_a_linear_classifier_on_features_with_validation():
-    # What train_linear_classifier did (its test: separable blobs reach 100%), now through fit.
+    # Features with a validation pair; evaluate takes a pair too.
     features, labels = blobs()
     val = blobs(n=90, seed=0)  # same centres, since the centres come first from the generator
     torch.manual_seed(0)

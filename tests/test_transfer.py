@@ -8,7 +8,7 @@ from cnnlib.data import DeviceLoader, ImageDataset
 from cnnlib.train import fit
 from cnnlib.transfer import (convnet, count_trainable, digits_as_rgb, drop_head, extract_features,
                              freeze, head_on_block, last_linear, layerwise_sgd, relabel,
-                             replace_head, train_linear_classifier, truncate, with_stats)
+                             replace_head, truncate, with_stats)
 
 
 def net(seed=0):
@@ -77,7 +77,7 @@ def test_freeze_counts_and_keeps_frozen_batchnorm_statistics():
 
 
 def test_frozen_layers_do_not_change_under_fit(tiny_dataset):
-    model = freeze(net(), trainable=("fc",))
+    model = freeze(replace_head(net(), 4), trainable=("fc",))  # tiny_dataset has 4 classes
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
     fc_before = model.fc.weight.clone()
     fit(model, tiny_dataset.select(range(64)), epochs=1, lr=0.05, batch_size=32, progress=False,
@@ -108,12 +108,17 @@ def test_extract_features_normalises_like_the_data_and_runs_once(tiny_dataset):
     assert torch.equal(labels, data.labels) and features.shape == (10, 16)
 
 
-def test_linear_classifier_separates_separable_features():
+def test_fit_on_a_features_pair_trains_a_linear_classifier_on_separable_features():
+    # The fixed-feature-extractor recipe of chapter 10 (features once, then fit on the pair);
+    # separable features must be classified perfectly.
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(3, 8, generator=g) * 4
     labels = torch.arange(300) % 3
     features = centres[labels] + torch.randn(300, 8, generator=g) * 0.3
-    classifier = train_linear_classifier(features, labels, 3, epochs=30)
+    torch.manual_seed(0)
+    classifier = nn.Linear(8, 3)
+    fit(classifier, (features, labels), epochs=30, lr=0.01, optimizer="adam", weight_decay=1e-3,
+        batch_size=64, schedule="constant", progress=False, device="cpu")
     assert (classifier(features).argmax(1) == labels).float().mean() == 1.0
 
 
