@@ -9,7 +9,9 @@ then works like this, and ``fit`` does each step through the helpers here:
    :func:`local_device`).
 2. Every rank builds the same *global* batch (same seed, same shuffle, same augmentation) and
    keeps its own contiguous slice of it (:func:`shard`), so the ranks see disjoint images and
-   together exactly the batch a single process would see.
+   together exactly the batch a single process would see. (Making the whole batch in every rank
+   costs a few tensor operations on the device; it is what keeps the shuffle and augmentation
+   those of a single process without any communication.)
 3. The model is wrapped in ``DistributedDataParallel`` (:func:`wrap_model`), which averages the
    gradients of the ranks during ``backward``; every rank then takes the same optimiser step and
    the copies of the model stay identical.
