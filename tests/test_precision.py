@@ -195,3 +195,57 @@ def test_the_fused_optimisers_fit_uses_on_cuda_take_the_same_steps(kind):
             opt.step()
     for a, b in zip(plain.parameters(), fused.parameters()):
         torch.testing.assert_close(a, b)
+
+
+# --------------------------------------------------------------------------------------
+# On a real GPU (skipped without one; run them where a GPU is lent)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_cuda
+def test_on_a_real_gpu_fit_trains_in_the_precision_its_capability_asks_for(tiny_dataset):
+    from cnnlib.train import fit
+
+    history = fit(small_net(), tiny_dataset, epochs=2, lr=0.05, progress=False, device="cuda")
+    expected = precision_name(autocast_dtype("cuda"))
+    assert history.settings["precision"] == expected != "fp32"  # every GPU since 2017 has one
+    assert history.settings["channels_last"] and torch.backends.cudnn.benchmark
+    assert history.last["train_loss"] < history[0]["train_loss"]
+
+
+@needs_cuda
+@pytest.mark.parametrize("forced", [None, "fp16", "fp32"])
+def test_on_a_real_gpu_no_step_waits_for_the_gpu_between_the_finite_checks(monkeypatch, forced,
+                                                                           tiny_dataset):
+    """torch's sync debug mode raises at any operation that makes the CPU wait for the GPU. It
+    is on from each loader's second batch to its last, except inside the finite-loss check
+    (every 20 steps, a deliberate sync), so every training and evaluation step is checked."""
+    from cnnlib import train
+    from cnnlib.data import Augment, DeviceLoader
+
+    real_iter, real_check = DeviceLoader.__iter__, train._check_finite
+
+    def strict_iter(self):
+        batches = real_iter(self)
+        first = next(batches)  # the epoch's shuffle goes to the GPU here, once per epoch
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            yield first
+            yield from batches
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    def lenient_check(*args):
+        torch.cuda.set_sync_debug_mode("default")
+        real_check(*args)
+        torch.cuda.set_sync_debug_mode("error")
+
+    monkeypatch.setattr(DeviceLoader, "__iter__", strict_iter)
+    monkeypatch.setattr(train, "_check_finite", lenient_check)
+    data, val = tiny_dataset.split_off(64)
+    model = small_net()
+    train.fit(model, data, epochs=2, lr=0.05, batch_size=16, augment=Augment(translate=2, flip=True),
+              precision=forced, progress=False, device="cuda")
+    result = train.evaluate(model, val, batch_size=16, precision=forced)
+    assert 0 <= result["acc"] <= 1
