@@ -250,17 +250,18 @@ def check_outputs(logits: torch.Tensor, classes: int | None, top_label: int) -> 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, precision=None,
-             sharded: bool = False) -> dict:
+             sharded: bool = False, bf16: bool | None = None) -> dict:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (a data set or loader).
 
     ``precision``: as for :func:`fit` (``None``: the device's choice). ``sharded=True`` (under
     torchrun): each process evaluates its slice of every batch and the sums are added up over
     the processes, so every one gets the result for the whole data set; then every process must
     call it. The sums stay on the device until the end: one host-device synchronisation in all.
+    ``bf16`` is the old spelling of ``precision`` (see :func:`precision_from_bf16`).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = as_loader(data, batch_size, train=False, device=device)
-    dtype = resolve_precision(precision, device)
+    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
     world = distributed.current_world() if sharded else distributed.World()
     was_training = model.training
     model.eval()
@@ -290,7 +291,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         schedule: str = "onecycle", label_smoothing: float = 0.0, augment=None, seed: int = 0,
         device=None, checkpoint=None, channels_last: bool | None = None,
         precision: str | None = None, sync_batchnorm: bool = False, progress: bool = True,
-        on_epoch_end=None) -> History:
+        on_epoch_end=None, bf16: bool | None = None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return its :class:`History`.
 
     ``train`` and ``val`` are what ``load_dataset`` returns (uint8 images, normalised here), a
@@ -301,7 +302,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     autocast, fp16 autocast with a gradient scaler, or fp32), or ``"bf16"``, ``"fp16"``,
     ``"fp32"`` to force one. ``channels_last``: ``None`` chooses by device and precision
     (:func:`cnnlib.precision.use_channels_last`). ``on_epoch_end(epoch, row)`` is called after
-    each epoch (in every process under torchrun).
+    each epoch (in every process under torchrun). ``bf16`` is the old spelling of
+    ``precision`` (see :func:`precision_from_bf16`).
 
     Under ``torchrun`` (one or several machines) ``fit`` joins the process group, wraps the
     model in ``DistributedDataParallel`` and trains each process on its slice of every batch:
@@ -342,7 +344,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         if is_features(val) != is_features(train):
             raise ValueError("train and val must be of the same kind: both images or both "
                              "(features, labels) tensors")
-    dtype = resolve_precision(precision, device)
+    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
     if channels_last is None:
         channels_last = use_channels_last(model, device, dtype)
     speed_up_cuda(device)
@@ -423,7 +425,25 @@ def run_settings(model, train, val, *, device, dtype, channels_last, world_size,
             "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
             # recorded, not compared (NOT_COMPARED):
             "device": describe_device(device), "precision": precision_name(dtype),
-            "channels_last": channels_last, "world_size": world_size}
+            "channels_last": channels_last, "world_size": world_size,
+            "bf16": dtype is torch.bfloat16}  # for notebooks written before "precision"
+
+
+def precision_from_bf16(precision, bf16: bool | None):
+    """``precision`` as given, or what the old ``bf16=True``/``False`` argument meant.
+
+    Notebooks saved before ``precision=`` existed call ``fit``/``evaluate`` with ``bf16=``; they
+    keep working, with a DeprecationWarning that names the new spelling.
+    """
+    if bf16 is None:
+        return precision
+    new = "bf16" if bf16 else "fp32"
+    if precision is not None:
+        raise ValueError(f"pass either precision= or the old bf16=, not both; bf16={bf16} is "
+                         f"precision={new!r}")
+    warnings.warn(f"bf16={bf16} is now written precision={new!r} (precision also offers 'fp16' "
+                  "and 'auto', the device's choice)", DeprecationWarning, stacklevel=3)
+    return new
 
 
 def check_batch_splits(batch: int, processes: int) -> None:

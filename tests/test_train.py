@@ -423,3 +423,17 @@ def test_feature_data_is_checked_and_can_be_checkpointed(tmp_path):
     assert fit(nn.Linear(8, 3), (features, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET).rows == first.rows
     with pytest.raises(CheckpointMismatchError, match="train.hash"):
         fit(nn.Linear(8, 3), (features + 1, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET)
+
+
+def test_the_old_bf16_argument_still_works_with_a_warning_naming_precision(tiny_dataset):
+    # Notebooks saved before precision= existed call evaluate(..., bf16=False) (chapter 4) and
+    # read history.settings["bf16"] (chapter 1).
+    model = small_net()
+    with pytest.warns(DeprecationWarning, match="precision='fp32'"):
+        old = evaluate(model, tiny_dataset, device="cpu", bf16=False)
+    assert old == evaluate(model, tiny_dataset, device="cpu", precision="fp32")
+    with pytest.warns(DeprecationWarning, match="precision='bf16'"):
+        history = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, **QUIET)
+    assert history.settings["precision"] == "bf16" and history.settings["bf16"] is True
+    with pytest.raises(ValueError, match="either precision= or the old bf16=, not both"):
+        evaluate(model, tiny_dataset, device="cpu", bf16=False, precision="fp32")
