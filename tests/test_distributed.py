@@ -199,3 +199,14 @@ def test_clear_errors_for_batches_too_small_to_split_and_sync_batchnorm_on_cpu()
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     with pytest.raises(ValueError, match="sync_batchnorm=True needs CUDA GPUs"):
         distributed.wrap_model(net, "cpu", World(0, 2), sync_batchnorm=True)
+
+
+def test_sync_batchnorm_conversion_keeps_the_parameters_and_the_checkpoint_keys():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4),
+                        nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4)))
+    keys, params = list(net.state_dict()), list(net.parameters())
+    distributed._convert_batchnorm_in_place(net)
+    assert isinstance(net[1], nn.SyncBatchNorm) and isinstance(net[2][1], nn.SyncBatchNorm)
+    assert not any(type(m) is nn.BatchNorm2d for m in net.modules())
+    assert list(net.state_dict()) == keys  # a checkpoint still loads
+    assert all(a is b for a, b in zip(net.parameters(), params))  # the optimiser's, unchanged
