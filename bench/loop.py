@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, small_cifar_net  # noqa: E402
 
 from cnnlib.data import DeviceLoader, load_dataset  # noqa: E402
-from cnnlib.train import choose_bf16, fit  # noqa: E402
+from cnnlib.train import autocast_dtype, fit  # noqa: E402
 
 BATCH = 128
 
@@ -51,7 +51,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     data = load_dataset("cifar10", "train").subset(args.images)
-    bf16 = choose_bf16(small_cifar_net(), torch.device("cpu"))
+    bf16 = autocast_dtype("cpu") is torch.bfloat16
     print(f"fit's choice here: channels_last=True, bf16={bf16}; {args.images:,} images, batch {BATCH}")
     results = {"bare": [], "bare+": [], "fit": []}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted

@@ -45,13 +45,22 @@ def seed_everything(seed: int) -> None:
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
-    """A human-readable name of ``device``, e.g. ``'cuda (NVIDIA H100)'`` or ``'cpu (2 threads)'``."""
+    """The device and the precision ``fit`` trains in there, in words.
+
+    E.g. ``'cuda (Tesla T4, compute capability 7.5, fp16 autocast + gradient scaler)'`` or
+    ``'cpu (2 threads, bf16 autocast)'``; the set-up banner of every chapter prints it.
+    """
+    # precision.py needs nothing from cnnlib, so this import cannot be circular.
+    from .precision import describe_precision
+
     device = torch.device(device) if device is not None else get_device()
     if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
+        major, minor = torch.cuda.get_device_capability(device)
+        return (f"cuda ({torch.cuda.get_device_name(device)}, compute capability {major}.{minor}, "
+                f"{describe_precision(device)})")
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
-    return device.type
+        return f"cpu ({torch.get_num_threads()} threads, {describe_precision(device)})"
+    return f"{device.type} ({describe_precision(device)})"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,13 @@ Every chapter trains through ``fit``. It
 - makes batches on the device (``DeviceLoader``), so the CPU is not spent cutting images; it
   also trains on stored feature tensors (a ``(features, labels)`` pair), e.g. a linear
   classifier on the features of a frozen network (chapter 10);
-- picks the fastest safe settings for the device: channels_last memory for conv nets, and bf16
-  autocast where the processor does bf16 natively and the net is wide enough to profit (see
-  ``choose_bf16`` and ``bench/loop.py``);
+- picks the fastest safe settings for the device (``cnnlib.precision``): bf16 autocast where
+  the hardware does bf16 natively, fp16 autocast with a gradient scaler on GPUs with fp16 tensor
+  cores only (e.g. Colab's T4), fp32 elsewhere; channels_last memory for conv nets where it
+  helps; cuDNN autotuning and TF32 on CUDA; and no host-device synchronisation per step;
+- runs unchanged under ``torchrun`` on several GPUs or machines (``cnnlib.distributed``): each
+  process trains on its slice of every batch, the history is the global one, and only rank 0
+  writes checkpoints and shows progress;
 - saves a checkpoint atomically after every epoch and resumes from it, so an interrupted run
   loses at most one epoch and, with fixed seeds, ends with the same weights. The checkpoint
   records the run's settings, and a call with other settings never reuses it
@@ -20,7 +24,9 @@ Every chapter trains through ``fit``. It
 """
 from __future__ import annotations
 
+import re
 import time
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -29,13 +35,16 @@ from torch import nn
 from .checkpoint import (NOT_COMPARED, CheckpointError, CheckpointMismatchError,
                          data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint,
                          stable_repr)
+from . import distributed
 from .data.loader import DeviceLoader
 from .history import History
+from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
+                        resolve_precision, speed_up_cuda, use_channels_last)
 from .runtime import describe_device, get_device, seed_everything
 
 __all__ = ["fit", "evaluate", "forever", "History", "CheckpointError", "CheckpointMismatchError",
            "model_fingerprint", "data_fingerprint", "save_checkpoint", "load_checkpoint",
-           "load_weights", "TensorLoader", "as_loader", "choose_bf16", "make_schedule",
+           "load_weights", "TensorLoader", "as_loader", "autocast_dtype", "make_schedule",
            "make_optimizer", "NOT_COMPARED"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s", "lr")
@@ -62,37 +71,7 @@ def forever(loader):
 
 
 # --------------------------------------------------------------------------------------
-# Settings chosen for the device
-
-def widest_conv(model: nn.Module) -> int:
-    """The largest number of output channels of any conv layer (0 for a net without convs)."""
-    return max((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)), default=0)
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively on this CPU (AVX-512 BF16 or AMX), not emulated."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def choose_bf16(model: nn.Module, device: torch.device) -> bool:
-    """Whether to train ``model`` on ``device`` under bf16 autocast.
-
-    Only where the hardware does bf16 natively: emulated bf16 is slower than fp32. Measured on a
-    2-core CPU with native bf16 (``bench/loop.py``, and the same comparison for the small nets):
-    a 32/64/128-channel CIFAR net trained 2.3x faster than the fp32 default (channels_last +
-    bf16), modern LeNet-5 1.2-1.4x, classic LeNet-5 1.06x, a 784-500-10 MLP 1.6x. An earlier
-    note that LeNet-size nets got slower with bf16 did not hold with channels_last here, so no
-    net is excluded by size. ``fit(..., bf16=False)`` turns it off.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return cpu_has_native_bf16()
-    return False
-
+# Optimiser and schedule (the device settings -- precision, memory layout -- are cnnlib.precision's)
 
 def make_schedule(optimizer, kind: str, total_steps: int):
     """Learning-rate schedule as a function of the step, so a resumed run can re-plan it.
@@ -114,7 +93,14 @@ def make_schedule(optimizer, kind: str, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factors[kind])
 
 
-def make_optimizer(model: nn.Module, kind, lr: float, momentum: float, weight_decay: float):
+def make_optimizer(model: nn.Module, kind, lr: float, momentum: float, weight_decay: float, *,
+                   fused: bool = False):
+    """SGD (Nesterov momentum) or AdamW over the trainable parameters, or ``kind(params)``.
+
+    ``fused`` (for CUDA): one kernel updates all parameters, and the fp16 gradient scaler can
+    hand it the "gradients overflowed" flag on the GPU instead of reading it on the host at
+    every step (which would make the CPU wait for the GPU once per step).
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters (are they all frozen?)")
@@ -122,9 +108,9 @@ def make_optimizer(model: nn.Module, kind, lr: float, momentum: float, weight_de
         return kind(params)
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0,
-                               weight_decay=weight_decay)
+                               weight_decay=weight_decay, fused=fused or None)
     if kind == "adam":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
     raise ValueError(f"unknown optimizer {kind!r}; use 'sgd', 'adam' or a function params -> optimizer")
 
 
@@ -263,24 +249,38 @@ def check_outputs(logits: torch.Tensor, classes: int | None, top_label: int) -> 
 # Evaluation
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, bf16=None) -> dict:
-    """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (a data set or loader)."""
+def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, precision=None,
+             sharded: bool = False, bf16: bool | None = None) -> dict:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (a data set or loader).
+
+    ``precision``: as for :func:`fit` (``None``: the device's choice). ``sharded=True`` (under
+    torchrun): each process evaluates its slice of every batch and the sums are added up over
+    the processes, so every one gets the result for the whole data set; then every process must
+    call it. The sums stay on the device until the end: one host-device synchronisation in all.
+    ``bf16`` is the old spelling of ``precision`` (see :func:`precision_from_bf16`).
+    """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = as_loader(data, batch_size, train=False, device=device)
-    bf16 = choose_bf16(model, device) if bf16 is None else bf16
+    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
+    world = distributed.current_world() if sharded else distributed.World()
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
+    seen = torch.zeros((), device=device, dtype=torch.long)
     for x, y in loader:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        x, y = distributed.shard(x, y, world)
+        if len(y) == 0:  # a last batch smaller than the number of processes
+            continue
+        with autocast(device, dtype):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+    for total in (loss_sum, correct, seen):
+        world.all_reduce_sum(total)
     model.train(was_training)
-    return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
+    return {"loss": loss_sum.item() / seen.item(), "acc": correct.item() / seen.item()}
 
 
 # --------------------------------------------------------------------------------------
@@ -290,15 +290,29 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         optimizer="sgd", momentum: float = 0.9, weight_decay: float = 5e-4,
         schedule: str = "onecycle", label_smoothing: float = 0.0, augment=None, seed: int = 0,
         device=None, checkpoint=None, channels_last: bool | None = None,
-        bf16: bool | None = None, progress: bool = True, on_epoch_end=None) -> History:
+        precision: str | None = None, sync_batchnorm: bool = False, progress: bool = True,
+        on_epoch_end=None, bf16: bool | None = None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return its :class:`History`.
 
     ``train`` and ``val`` are what ``load_dataset`` returns (uint8 images, normalised here), a
     ``DeviceLoader``, or a ``(features, labels)`` pair of tensors: float features of any shape,
     used as they are (e.g. the output of ``cnnlib.transfer.extract_features``).
     ``augment`` is a :class:`~cnnlib.data.Augment` applied to training images.
-    ``channels_last``/``bf16``: ``None`` chooses what is fastest for the device (see
-    :func:`choose_bf16`). ``on_epoch_end(epoch, row)`` is called after each epoch.
+    ``precision``: ``"auto"``/``None`` (the device's choice, :func:`autocast_dtype`: bf16
+    autocast, fp16 autocast with a gradient scaler, or fp32), or ``"bf16"``, ``"fp16"``,
+    ``"fp32"`` to force one. ``channels_last``: ``None`` chooses by device and precision
+    (:func:`cnnlib.precision.use_channels_last`). ``on_epoch_end(epoch, row)`` is called after
+    each epoch (in every process under torchrun). ``bf16`` is the old spelling of
+    ``precision`` (see :func:`precision_from_bf16`).
+
+    Under ``torchrun`` (one or several machines) ``fit`` joins the process group, wraps the
+    model in ``DistributedDataParallel`` and trains each process on its slice of every batch:
+    ``batch_size`` is the global batch and the shuffle and augmentation are the same in every
+    process, so the run computes what a single process would (up to the order of additions).
+    The history holds the global loss and accuracy; only rank 0 writes the checkpoint and
+    shows progress; a checkpoint resumes on any number of processes. ``sync_batchnorm=True``
+    (CUDA only) makes batch norm use the statistics of the whole global batch rather than of
+    each process's slice. See ``cnnlib.distributed``.
 
     ``checkpoint``: a path. The run is saved there after every epoch together with the
     settings that define it: the model (class, parameter shapes, trainable count), the data
@@ -314,13 +328,15 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
       another checkpoint path to keep both runs;
     - and it cannot be read as a checkpoint: :class:`CheckpointError` names the file.
 
-    Device and precision (bf16) are recorded but not compared: a run may be resumed on
-    another machine. Nor are the model's initial weights: they depend on the random state
-    when the model was built, so comparing them would refuse a rerun of the same cell. Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
+    Device, precision and number of processes are recorded but not compared: a run may be
+    resumed on another machine. Nor are the model's initial weights: they depend on the random
+    state when the model was built, so comparing them would refuse a rerun of the same cell.
+    Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
     wrong number of outputs, a float64 model, channels-last uint8 images) is a ValueError
     that says what to do.
     """
-    device = torch.device(device) if device is not None else get_device()
+    world = distributed.join(device)
+    device = distributed.local_device(device if device is not None else get_device(), world)
     check_fit_arguments(model, epochs, lr)
     check_data(train, "training")
     if val is not None:
@@ -328,15 +344,21 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         if is_features(val) != is_features(train):
             raise ValueError("train and val must be of the same kind: both images or both "
                              "(features, labels) tensors")
+    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
     if channels_last is None:
-        channels_last = widest_conv(model) > 0 and device.type in ("cpu", "cuda")
-    bf16 = choose_bf16(model, device) if bf16 is None else bf16
+        channels_last = use_channels_last(model, device, dtype)
+    speed_up_cuda(device)
     settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
                             optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
                             schedule=schedule, augment=augment, label_smoothing=label_smoothing,
-                            seed=seed, device=device, bf16=bf16, channels_last=channels_last)
+                            seed=seed, sync_batchnorm=sync_batchnorm, device=device, dtype=dtype,
+                            channels_last=channels_last, world_size=world.size)
+    # The same seed in every process: the same initialisation, shuffle and augmentation (and
+    # dropout masks that repeat from one process's slice to the next, so that the one RNG state
+    # saved in the checkpoint is right for any number of processes).
     seed_everything(seed)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    net = distributed.wrap_model(model, device, world, sync_batchnorm=sync_batchnorm)
 
     train_loader = as_loader(train, batch_size, train=True, device=device, augment=augment,
                              seed=seed, channels_last=channels_last)
@@ -346,28 +368,39 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     classes = len(train.classes) if hasattr(train, "classes") else None
     top_label = int(train_loader.labels.max())
     steps_per_epoch = len(train_loader)
-    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
+    if world.size > 1:
+        check_batch_splits(min(batch_size, len(train_loader.labels)), world.size)
+    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay, fused=device.type == "cuda")
     scheduler = make_schedule(opt, schedule, epochs * steps_per_epoch)
+    scaler = make_grad_scaler(device, dtype)
     history = History(settings=settings)
 
     start = 0
     saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    # Every process reads the checkpoint; with several machines they must all find the same one.
+    world.check_same(0 if saved is None else saved["progress"], "the epochs done in the checkpoint",
+                     device)
     if saved is not None:
-        history = _restore(saved, checkpoint, model, opt, scheduler, device, settings)
+        history = _restore(saved, checkpoint, model, opt, scheduler, scaler, device, settings)
         if saved["finished"]:
             return history
         start = saved["progress"]
 
-    bar = _progress_bar(progress, epochs * steps_per_epoch, start * steps_per_epoch)
+    bar = _progress_bar(progress and world.is_main, epochs * steps_per_epoch,
+                        start * steps_per_epoch)
     for epoch in range(start, epochs):
-        row = _train_one_epoch(model, train_loader, opt, scheduler, epoch, device, bf16,
-                               label_smoothing, bar, (classes, top_label))
+        row = _train_one_epoch(net, train_loader, opt, scheduler, scaler, epoch, device, dtype,
+                               label_smoothing, bar, (classes, top_label), world)
+        # Batch norm's running statistics are each process's own; rank 0's are the ones saved.
+        distributed.broadcast_buffers(model, world)
         if val_loader is not None:
-            result = evaluate(model, val_loader, device=device, bf16=bf16)
+            result = evaluate(model, val_loader, device=device, precision=precision_name(dtype),
+                              sharded=True)
             row.update(val_loss=result["loss"], val_acc=result["acc"])
         history.append(row)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, settings=settings, state=_run_state(model, opt, scheduler, device),
+        if checkpoint is not None and world.is_main:
+            save_checkpoint(checkpoint, settings=settings,
+                            state=_run_state(model, opt, scheduler, scaler, device),
                             history=history, progress=epoch + 1, finished=epoch + 1 == epochs)
         if bar is not None:
             bar.set_postfix({k: round(v, 4) for k, v in row.items()
@@ -379,8 +412,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     return history
 
 
-def run_settings(model, train, val, *, device, bf16, channels_last, optimizer, augment,
-                 **hyper) -> dict:
+def run_settings(model, train, val, *, device, dtype, channels_last, world_size, optimizer,
+                 augment, **hyper) -> dict:
     """The settings that define a ``fit`` run (compared on resume) and where it ran (recorded).
 
     Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
@@ -391,44 +424,99 @@ def run_settings(model, train, val, *, device, bf16, channels_last, optimizer, a
             "val": data_fingerprint(val), **hyper, "optimizer": stable_repr(optimizer),
             "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
             # recorded, not compared (NOT_COMPARED):
-            "device": describe_device(device), "precision": "bf16" if bf16 else "fp32",
-            "bf16": bf16, "channels_last": channels_last}
+            "device": describe_device(device), "precision": precision_name(dtype),
+            "channels_last": channels_last, "world_size": world_size,
+            "bf16": dtype is torch.bfloat16}  # for notebooks written before "precision"
 
 
-def _train_one_epoch(model, loader, opt, scheduler, epoch, device, bf16, label_smoothing, bar,
-                     classes_and_top_label):
-    model.train()
+def precision_from_bf16(precision, bf16: bool | None):
+    """``precision`` as given, or what the old ``bf16=True``/``False`` argument meant.
+
+    Notebooks saved before ``precision=`` existed call ``fit``/``evaluate`` with ``bf16=``; they
+    keep working, with a DeprecationWarning that names the new spelling.
+    """
+    if bf16 is None:
+        return precision
+    new = "bf16" if bf16 else "fp32"
+    if precision is not None:
+        raise ValueError(f"pass either precision= or the old bf16=, not both; bf16={bf16} is "
+                         f"precision={new!r}")
+    warnings.warn(f"bf16={bf16} is now written precision={new!r} (precision also offers 'fp16' "
+                  "and 'auto', the device's choice)", DeprecationWarning, stacklevel=3)
+    return new
+
+
+def check_batch_splits(batch: int, processes: int) -> None:
+    """Every process needs at least one image of every training batch."""
+    if batch < processes:
+        raise ValueError(f"a training batch of {batch} images cannot be split over {processes} "
+                         f"processes; use a batch_size (and a training set) of at least "
+                         f"{processes} images, or fewer processes")
+
+
+def _train_one_epoch(net, loader, opt, scheduler, scaler, epoch, device, dtype, label_smoothing,
+                     bar, classes_and_top_label, world):
+    """One pass over ``loader``; ``net`` is the model, or its DistributedDataParallel wrapper."""
+    net.train()
     loader.epoch = epoch  # epoch k always sees the same shuffle and augmentation
-    losses, lrs = [], []
+    losses, lrs = [], []  # losses: the global batch's mean loss at each step
+    shares = []  # this process's part of the losses not yet added up over the processes
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     start = time.perf_counter()
     for step, (x, y) in enumerate(loader):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
+        batch = len(y)  # the global batch; this process trains on its slice
+        x, y = distributed.shard(x, y, world)
+        with autocast(device, dtype):
+            logits = net(x)
         if step == 0:
             check_outputs(logits, *classes_and_top_label)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        loss_sum = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing,
+                                   reduction="sum")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        # DistributedDataParallel averages the processes' gradients. Scaling each slice's summed
+        # loss by processes/batch makes that average the gradient of the global batch's mean
+        # loss, whatever the slice sizes (alone: the plain mean).
+        scaler.scale(loss_sum * (world.size / batch)).backward()
+        scaler.step(opt)  # skips the step if fp16 gradients overflowed
+        scaler.update()
         lrs.append(scheduler.get_last_lr()[0])
-        scheduler.step()
-        losses.append(loss.detach())
+        _step_schedule(scheduler, quiet=step == 0 and scaler.is_enabled())
+        shares.append(loss_sum.detach() / batch)
         correct += (logits.detach().argmax(1) == y).sum()
-        seen += len(y)
+        seen += batch
         # Checking every step would force a GPU sync per step; every 20 steps costs nothing
-        # and still names the exact step where the loss first stopped being finite.
+        # and still names the exact step where the loss first stopped being finite. Adding the
+        # shares up first means every process sees the same losses and stops at the same step.
         if (step + 1) % 20 == 0 or step + 1 == len(loader):
+            losses.extend(world.all_reduce_sum(torch.stack(shares)).unbind())
+            shares = []
             _check_finite(losses, lrs, epoch, len(loader))
         if bar is not None:
             bar.update(1)
+    world.all_reduce_sum(correct)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     return {"epoch": epoch + 1, "train_loss": torch.stack(losses).mean().item(),
             "train_acc": correct.item() / seen, "val_loss": None, "val_acc": None,
             "seconds": seconds, "images_per_s": seen / seconds, "lr": lrs[-1]}
+
+
+def _step_schedule(scheduler, quiet: bool) -> None:
+    """Advance the learning-rate schedule by one step.
+
+    With fp16 the scaler usually skips the very first optimiser step (its initial scale is
+    meant to overflow once), and torch then warns that the schedule stepped first. The schedule
+    counts steps on purpose, skipped or not, so that the step number alone sets the learning
+    rate (and a resumed run re-plans it): ``quiet`` silences that one warning.
+    """
+    if not quiet:
+        scheduler.step()
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()`"))
+        scheduler.step()
 
 
 def _check_finite(losses, lrs, epoch, steps_per_epoch):
@@ -453,22 +541,29 @@ def _progress_bar(enabled, total, initial):
 # --------------------------------------------------------------------------------------
 # What fit's checkpoints hold (the file format and the settings check: cnnlib.checkpoint)
 
-def _run_state(model, opt, scheduler, device) -> dict:
-    """Everything needed to continue bit for bit: weights, optimizer, schedule and RNG states."""
+def _run_state(model, opt, scheduler, scaler, device) -> dict:
+    """Everything needed to continue bit for bit: weights, optimizer, schedule, the gradient
+    scaler's current scale (fp16) and RNG states. ``model`` is the bare model, not a
+    DistributedDataParallel wrapper, so any number of processes can resume it."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-             "scheduler": scheduler.state_dict(), "rng_cpu": torch.get_rng_state()}
+             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+             "rng_cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _restore(saved, path, model, opt, scheduler, device, settings) -> History:
+def _restore(saved, path, model, opt, scheduler, scaler, device, settings) -> History:
     """Put a saved run's state back; return its history (settings: this call's, plus where it resumed)."""
     state = saved["state"]
     try:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        # A run saved in fp32/bf16 has no scale to restore (an empty state); precision is not
+        # compared, so it may resume in fp16 with a fresh scaler.
+        if state.get("scaler") and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
     except (RuntimeError, ValueError, KeyError) as err:
         raise CheckpointError(f"the checkpoint {path} does not fit this model or optimizer "
                               f"({str(err).splitlines()[0]}); delete it to train afresh, or pass "

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlib.data import Augment, DeviceLoader, ImageDataset
-from cnnlib.train import (CheckpointError, CheckpointMismatchError, History, choose_bf16,
+from cnnlib.train import (CheckpointError, CheckpointMismatchError, History,
                           data_fingerprint, evaluate, fit, forever, load_checkpoint, load_weights,
                           make_schedule, model_fingerprint, save_checkpoint, stable_repr)
 
@@ -115,9 +115,11 @@ def test_every_setting_that_defines_a_run_is_compared(tiny_dataset, tmp_path, ch
 
 def test_device_and_precision_are_recorded_but_not_compared(tiny_dataset, tmp_path):
     path = tmp_path / "run.pt"
-    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=False, checkpoint=path, **QUIET)
+    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, precision="fp32", checkpoint=path,
+                **QUIET)
     assert torch.load(path, weights_only=True)["settings"]["precision"] == "fp32"
-    again = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, checkpoint=path, **QUIET)
+    again = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, precision="bf16", checkpoint=path,
+                **QUIET)
     assert again.rows == first.rows  # reused on "another machine"
 
 
@@ -253,7 +255,7 @@ def test_evaluate_matches_a_hand_computed_loss_and_accuracy(tiny_dataset):
     x, y = next(iter(loader))
     with torch.no_grad():
         logits = model(x)
-    result = evaluate(model, tiny_dataset, device="cpu", bf16=False)
+    result = evaluate(model, tiny_dataset, device="cpu", precision="fp32")
     assert result["loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
     assert result["acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
 
@@ -270,17 +272,6 @@ def test_onecycle_schedule_warms_up_then_decays_to_zero():
     assert lrs.index(max(lrs)) == 20 and lrs[-1] < 0.02
     with pytest.raises(ValueError, match="unknown schedule"):
         make_schedule(opt, "cosine-ish", 10)
-
-
-def test_bf16_is_chosen_only_where_the_processor_does_it_natively(monkeypatch):
-    from cnnlib import train
-
-    net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5))
-    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: False)
-    assert not choose_bf16(net, torch.device("cpu"))
-    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: True)
-    assert choose_bf16(net, torch.device("cpu"))
-    assert not choose_bf16(net, torch.device("mps"))
 
 
 def test_history_prints_and_plots(tiny_dataset):
@@ -396,7 +387,7 @@ def test_fit_on_features_is_plain_gradient_descent_on_the_raw_features():
     model = nn.Linear(8, 3)
     w, b = model.weight.detach().clone(), model.bias.detach().clone()
     fit(model, (features, labels), epochs=5, lr=0.01, batch_size=120, momentum=0.0,
-        weight_decay=0.0, schedule="constant", bf16=False, **QUIET)
+        weight_decay=0.0, schedule="constant", precision="fp32", **QUIET)
     onehot = F.one_hot(labels, 3).float()
     for _ in range(5):
         error = torch.softmax(features @ w.T + b, 1) - onehot
@@ -433,3 +424,17 @@ def test_feature_data_is_checked_and_can_be_checkpointed(tmp_path):
     assert fit(nn.Linear(8, 3), (features, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET).rows == first.rows
     with pytest.raises(CheckpointMismatchError, match="train.hash"):
         fit(nn.Linear(8, 3), (features + 1, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET)
+
+
+def test_the_old_bf16_argument_still_works_with_a_warning_naming_precision(tiny_dataset):
+    # Notebooks saved before precision= existed call evaluate(..., bf16=False) (chapter 4) and
+    # read history.settings["bf16"] (chapter 1).
+    model = small_net()
+    with pytest.warns(DeprecationWarning, match="precision='fp32'"):
+        old = evaluate(model, tiny_dataset, device="cpu", bf16=False)
+    assert old == evaluate(model, tiny_dataset, device="cpu", precision="fp32")
+    with pytest.warns(DeprecationWarning, match="precision='bf16'"):
+        history = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, **QUIET)
+    assert history.settings["precision"] == "bf16" and history.settings["bf16"] is True
+    with pytest.raises(ValueError, match="either precision= or the old bf16=, not both"):
+        evaluate(model, tiny_dataset, device="cpu", bf16=False, precision="fp32")

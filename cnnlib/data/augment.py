@@ -120,10 +120,12 @@ def shift_and_flip(padded: torch.Tensor, padding: int, flip: bool,
     n, c, hp, wp = padded.shape
     h, w = hp - 2 * padding, wp - 2 * padding
     device = padded.device
-    shifts = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(device)
+    # Drawn on the CPU (the same numbers on every device); non_blocking: a plain copy to a GPU
+    # would make the CPU wait for all queued GPU work at every batch.
+    shifts = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(device, non_blocking=True)
     cols = torch.arange(w, device=device).expand(n, w)
     if flip:
-        mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
+        mirrored = (torch.rand(n, generator=generator) < 0.5).to(device, non_blocking=True)
         cols = torch.where(mirrored[:, None], w - 1 - cols, cols)
     rows = torch.arange(h, device=device) + shifts[0, :, None]  # n × h
     cols = cols + shifts[1, :, None]  # n × w
