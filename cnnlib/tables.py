@@ -1,12 +1,14 @@
-"""Plain-text and HTML tables for the library's results (``ReceptiveField``, ``Summary``).
+"""Plain-text and HTML tables for the library's results and the chapters' result tables.
 
 ``print(result)`` shows ``text_table``; Jupyter shows ``html_table`` through ``_repr_html_``.
+A chapter shows its own results with :class:`Table`, so the HTML book gets a real table that
+fits the column instead of fixed-width text that is cut at the edge.
 """
 from __future__ import annotations
 
 import html
 
-__all__ = ["html_table", "text_table"]
+__all__ = ["Table", "html_table", "text_table"]
 
 
 def text_table(columns, cells, right, footer) -> str:
@@ -35,3 +37,40 @@ def html_table(columns, cells, right, footer) -> str:
     notes = "<br>".join(html.escape(line) for line in footer)
     return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"<p style=\"font-family:monospace\">{notes}</p>")
+
+
+def _format(value, digits: int) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+class Table:
+    """A result table: ``Table(["net", "accuracy"], [["LeNet", 0.98], ...])``.
+
+    Floats are shown with ``digits`` decimals and integers with thousands separators; numeric
+    columns are right-aligned. Jupyter (and the HTML book) shows it as an HTML table, ``print``
+    as text.
+    """
+
+    def __init__(self, columns, rows, *, digits: int = 3, footer=()):
+        self.columns = [str(c) for c in columns]
+        self.rows = [list(row) for row in rows]
+        bad = [row for row in self.rows if len(row) != len(self.columns)]
+        if bad:
+            raise ValueError(f"every row needs {len(self.columns)} values, one per column "
+                             f"{self.columns}; this one has {len(bad[0])}: {bad[0]}")
+        self.cells = [[_format(v, digits) for v in row] for row in self.rows]
+        self.right = [i for i in range(len(self.columns))
+                      if self.rows and all(isinstance(row[i], (int, float)) for row in self.rows)]
+        self.footer = list(footer)
+
+    def __str__(self) -> str:
+        return text_table(self.columns, self.cells, self.right, self.footer)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return html_table(self.columns, self.cells, self.right, self.footer)
