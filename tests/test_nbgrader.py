@@ -13,7 +13,8 @@ releases them, and:
 
 Autograding executes every chapter three times (and validate twice more), training cells
 included, so by default only a fast subset of the chapters is graded: AUTOGRADED below.
-CNNLIB_NBGRADER_CHAPTERS="all" (or "01,07,...") grades others; run it with CNNLIB_PROFILE=fast.
+CNNLIB_NBGRADER_CHAPTERS="all" (or "01,07,...") grades others (`make grading` grades all 13).
+The chapters always run in the fast profile here.
 Skipped when nbgrader is not installed.
 """
 import importlib.util
@@ -66,7 +67,7 @@ def autograded_chapters():
 def nbgrader(course, *args):
     """Run the nbgrader command line in the course folder; fail with its output if it fails."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "Agg",
+           "MPLBACKEND": "Agg", "CNNLIB_PROFILE": "fast",  # as tests/test_student.py: never the full profile
            # nbgrader runs `alembic` (its database migrations) from PATH: the venv's bin folder
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
@@ -90,7 +91,7 @@ def answer_cells(nb):
     return {c.metadata.nbgrader.grade_id: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def test_cells(nb):
+def grade_cells(nb):
     return {c.metadata.nbgrader.grade_id: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
 
 
@@ -180,7 +181,7 @@ def graded(tmp_path_factory):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for path in chapters:
             for who in ("blank", "solved", "wrong"):
-                for grade_id in test_cells(nbformat.read(path, 4)):
+                for grade_id in grade_cells(nbformat.read(path, 4)):
                     grade = gb.find_grade(grade_id, path.stem, "ch", who)
                     scores[path.name[:2], who, grade_id] = (grade.score, grade.max_score)
     return course, chapters, scores

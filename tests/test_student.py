@@ -164,7 +164,7 @@ def test_pasting_the_solutions_back_gives_the_chapter(path):
     assert len(edition.cells) == len(nb.cells)
     for original, stubbed in zip(nb.cells, edition.cells):
         regions = iter(REGION.findall(original.source))
-        restored = STUB.sub(lambda m: next(regions), stubbed.source)
+        restored = STUB.sub(lambda m, regions=regions: next(regions), stubbed.source)
         assert restored == HIDDEN.sub("", original.source)
         assert next(regions, None) is None
 
