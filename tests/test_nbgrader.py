@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from exercise_answers import WRONG
 
 pytest.importorskip("nbgrader")
 
@@ -38,22 +39,6 @@ _spec = importlib.util.spec_from_file_location("student", ROOT / "tools" / "stud
 student = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(student)
 
-# One deliberately wrong answer per chapter: (exercise number, text in its solution, wrong text).
-WRONG = {
-    "01": (1, "return (W - F + 2 * P) // S + 1", "return (W - F + 2 * P) // S"),
-    "02": (1, "return math.sqrt(2 / fan_in)", "return math.sqrt(1 / fan_in)"),
-    "03": (4, "(784 + 1024 + 1024)", "(784 + 1024 + 1024 + 10)"),
-    "04": (4, "learned = 2 * 64", "learned = 64"),
-    "05": (4, "variants = (2 * 4 + 1) ** 2 * 2", "variants = (2 * 4) ** 2 * 2"),
-    "06": (2, "F * F * len(inputs) + 1 for", "F * F * len(inputs) for"),
-    "07": (1, "F * F * C_in * K + K", "F * F * C_in * K"),
-    "08": (3, "total += channels * W * W", "total += W * W"),
-    "09": (3, "== 200)", "== 203)"),
-    "10": (1, "digits_head = head_parameters(128, 10)", "digits_head = head_parameters(128, 5)"),
-    "11": (3, "grad_inverted = 1 - p_source", "grad_inverted = p_source"),
-    "12": (1, "return (F(G(x)) - x).abs().mean()", "return ((F(G(x)) - x) ** 2).mean()"),
-    "13": (1, "(1 / wavelength, theta,", "(wavelength, theta,"),
-}
 
 
 def autograded_chapters():

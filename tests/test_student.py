@@ -20,12 +20,14 @@ every student edition whole would cost as much again.
 """
 import ast
 import builtins
+import copy
 import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from exercise_answers import ANSWERS, FORMULAS, WRONG
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -203,21 +205,6 @@ def test_every_exercise_is_an_nbgrader_exercise(path):
     assert sum("nbgrader" in c.metadata for c in nb.cells) == 2 * len(answers)
 
 
-# Each value-answer's value, by hand (the oracle). The issue: check cells held them as literals.
-ANSWERS = {
-    "01": {"layers_for_11": 5, "smallest_bad": 6},
-    "02": {"layers_to_halve": 3, "trainable_after_freezing": 93_253},
-    "03": {"log10_thinned": 853},
-    "04": {"learned": 128, "stored": 129},
-    "05": {"variants": 162},
-    "06": {"width_for_2x2": 36, "largest_hidden": 75},
-    "07": {"conv2_saving": 307_200},
-    "08": {"saving_5": 0.28, "best_R": 154},
-    "09": {"blocks_for_200": 36},
-    "10": {"digits_head": 1290},
-    "11": {"grad_inverted": 0.99},
-}
-FORMULAS = ["5 * 5 * 48 * 256", "5*5*48*256", "18 / 25", "18/25"]
 
 
 def _token(value):
@@ -388,7 +375,8 @@ def test_exercise_part_follows_definitions_and_mutations():
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """Run the exercises' part of every chapter, stubbed then solved, in one kernel (fast profile)."""
+    """Run the exercises' part of every chapter, stubbed, solved, then solved but for one wrong
+    answer (exercise_answers.WRONG), in one kernel (fast profile)."""
     from nbclient import NotebookClient
 
     v4 = nbformat.v4
@@ -401,8 +389,13 @@ def executed(tmp_path_factory):
         first_answer = next((i for i in part if is_solution(nb.cells[i])), len(nb.cells))
         checks = check_cells(nb)
         run.cells.append(v4.new_code_cell("%reset -f", metadata={"run": {"chapter": path.name}}))
-        for phase, cells, indices in (("stubbed", edition.cells, part),
-                                      ("solved", nb.cells, [i for i in part if i >= first_answer])):
+        number, right, wrong = WRONG[path.name[:2]]
+        wrong_cells = copy.deepcopy(nb.cells)
+        wrong_answer = wrong_cells[[i for i, c in enumerate(nb.cells) if is_solution(c)][number - 1]]
+        wrong_answer.source = wrong_answer.source.replace(right, wrong)
+        after_first = [i for i in part if i >= first_answer]
+        for phase, cells, indices in (("stubbed", edition.cells, part), ("solved", nb.cells, after_first),
+                                      ("wrong", wrong_cells, after_first)):
             for i in indices:
                 role = "answer" if is_solution(nb.cells[i]) else "check" if i in checks else "other"
                 run.cells.append(v4.new_code_cell(cells[i].source, metadata={
@@ -465,3 +458,14 @@ def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
     for cell in checks:
         verdicts = VERDICT.findall(output_text(cell))
         assert verdicts and all(v.startswith("✔") for v in verdicts), (cell.source, verdicts)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_one_wrong_answer_fails_exactly_its_check_and_says_how(executed, path):
+    cells = _cells(executed, path.name, "wrong")
+    number = WRONG[path.name[:2]][0]
+    checks = [c for c in cells if c.metadata.run.role == "check"]
+    failed = [k + 1 for k, cell in enumerate(checks) if _errors(cell)]
+    assert failed == [number], [(c.source[:200], _errors(c) and _errors(c)[0].evalue) for c in checks]
+    [error] = _errors(checks[number - 1])
+    assert error.ename == "AssertionError" and error.evalue.startswith("✘ "), error.evalue
