@@ -145,6 +145,7 @@ def check(name: str, answer, expected, *, rtol: float = 1e-6) -> None:
 
     Prints ``✔ name: correct.``; raises ``AssertionError`` saying what is wrong or missing.
     """
+    __tracebackhide__ = True  # IPython and pytest then show the student's cell, not this function
     try:
         actual = answer() if callable(answer) else answer
     except NOT_DONE as err:
@@ -161,6 +162,7 @@ def check_function(name: str, function, cases, *, rtol: float = 1e-6) -> None:
     Prints ``✔ name: all n cases correct.``; raises ``AssertionError`` at the first case that is
     wrong or whose call raised, naming that case's arguments.
     """
+    __tracebackhide__ = True
     for args, expected in cases:
         shown = f"{name}({', '.join(_short(a) for a in args)})"
         try:
