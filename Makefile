@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test unit notebooks html browser student mathjax bench execute clean
+.PHONY: book test unit notebooks html browser student course grading mathjax bench execute clean
 
 # MathJax 3 for offline math: an npm package fetched at build time (git-ignored, not committed)
 # and copied next to the HTML after each build; _config.yml's mathjax_path points at the copy.
@@ -51,9 +51,23 @@ mathjax:                  ## fetch MathJax 3 with npm into .mathjax/ (once)
 	@test -f $(MATHJAX)/tex-chtml.js || npm install --prefix .mathjax --no-save --no-audit --no-fund \
 	  --loglevel=error "mathjax@3" || echo "warning: could not fetch mathjax@3 with npm"
 
-student: $(STAMP)         ## the student edition: solutions replaced by stubs, into student/chapters
+student: $(STAMP)         ## the student edition: solutions stubbed, hidden tests removed, into student/chapters
 	rm -rf student/chapters
 	$(BIN)/python tools/student.py chapters/*.ipynb --out student/chapters
+
+# For instructors who grade with nbgrader (README, "For instructors"). nbgrader is in
+# requirements.txt: it installs beside jupyter-book 1.x (elsewhere: `pip install .[instructor]`).
+course: $(STAMP)          ## an nbgrader course folder in course/, the chapters released as assignment `chapters`
+	mkdir -p course/source/chapters
+	cp chapters/*.ipynb course/source/chapters/
+	test -f course/nbgrader_config.py || printf '%s\n' 'c = get_config()' \
+	  'c.CourseDirectory.course_id = "cnnlib"' \
+	  'c.Execute.timeout = 1800  # training cells take longer than nbgrader'"'"'s default 30 s' \
+	  > course/nbgrader_config.py
+	cd course && PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/nbgrader generate_assignment chapters --force
+
+grading: $(STAMP)         ## nbgrader grades the chapters (all 13): blank, solved, one wrong answer (fast profile)
+	CNNLIB_NBGRADER_CHAPTERS=all $(BIN)/python -m pytest tests/test_nbgrader.py -q
 
 bench: $(STAMP)           ## side-by-side benchmarks (not tests)
 	$(BIN)/python bench/loader.py

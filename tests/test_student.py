@@ -1,9 +1,11 @@
 """The student edition (tools/student.py, `make student`): no solution leaks, and the stubs fail cleanly.
 
-Static checks, on every chapter in chapters/: no line of any solution is left in the student
-edition (sources or outputs), no marker is left, every solution became nbgrader's stub at its
-indentation, pasting the solutions back into the stubs gives the chapter's cells again, and the
-stubbed cells and their check cells have no stored outputs.
+Static checks, on every chapter in chapters/: no line of any solution or hidden test is left
+anywhere in the student edition (sources or outputs, worked examples included), no marker is
+left, every solution became nbgrader's stub at its indentation, pasting the solutions and hidden
+tests back gives the chapter's cells again, the stubbed cells and their check cells have no stored
+outputs, every exercise carries nbgrader's metadata and the raises-exception tags, and no answer
+value is written in a released exercise.
 
 Execution, also on every chapter, but only of the part that the exercises need: in one kernel with
 the fast profile, each chapter runs its set-up cells, its answer and check cells, every later cell
@@ -11,18 +13,21 @@ that uses a name an answer defines, and the earlier cells those need (found by a
 of the cells' code; a training experiment the exercises do not use is left out). First with the stubs:
 the only errors allowed are the stubs' NotImplementedError, and every check cell must print
 "not done yet". Then the cells from the first answer on again, with the solutions pasted back:
-every check must print ✔.
+every check must print ✔. A check raises AssertionError when the answer is wrong or missing, so
+the stubbed run may fail in the tagged cells only, and each check says "not done yet".
 The rest of each chapter is what nbval runs on the full chapter (`make notebooks`); executing
 every student edition whole would cost as much again.
 """
 import ast
 import builtins
+import copy
 import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from exercise_answers import ANSWERS, FORMULAS, WRONG
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -32,6 +37,7 @@ student = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(student)
 
 REGION = re.compile(r"^[^\n]*### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.S | re.M)
+HIDDEN = re.compile(r"\n?[^\n]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*", re.S)
 STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n\1raise NotImplementedError\(\)", re.M)
 VERDICT = re.compile(r"^[✔✘…] .*", re.M)
 
@@ -48,6 +54,10 @@ def check_cells(nb):
     """Index of the code cell right after each solution cell (the chapters' convention)."""
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     return {code[k + 1] for k, i in enumerate(code[:-1]) if is_solution(nb.cells[i])}
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
 
 
 def output_text(cell):
@@ -79,27 +89,44 @@ def test_unbalanced_markers_are_an_error(source):
         student.stub_source(source)
 
 
+def test_hidden_tests_are_removed_as_nbgrader_removes_them():
+    source = "check(a)\n### BEGIN HIDDEN TESTS\ncheck(b, 5)\n### END HIDDEN TESTS"
+    assert student.strip_hidden_tests(source) == ("check(a)", ["check(b, 5)"])
+    source = "x = 1\n    ### BEGIN HIDDEN TESTS\n    y\n    ### END HIDDEN TESTS\nz\n"
+    assert student.strip_hidden_tests(source) == ("x = 1\nz\n", ["    y"])
+    assert student.strip_hidden_tests("print(1)\n") == ("print(1)\n", [])
+    with pytest.raises(ValueError, match="HIDDEN TESTS"):
+        student.strip_hidden_tests("### BEGIN HIDDEN TESTS\ncheck(b, 5)\n")
+
+
 def test_edition_stubs_tags_and_clears_only_answers_and_their_checks():
     v4 = nbformat.v4
+    test_meta = {"nbgrader": {"grade": True, "grade_id": "ex1_check", "points": 1, "locked": True}}
     nb = v4.new_notebook(cells=[
         v4.new_code_cell("x = 1", execution_count=1, outputs=[v4.new_output("stream", text="1\n")]),
         v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
         v4.new_code_cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION", execution_count=2,
                          metadata={"tags": ["solution", "hide-cell"]}),
         v4.new_markdown_cell("The check:"),
-        v4.new_code_cell("check('y', lambda: y, 2)", execution_count=3,
+        v4.new_code_cell("check('y', lambda: y, 2)\n### BEGIN HIDDEN TESTS\ncheck('y', y, 2)\n### END HIDDEN TESTS",
+                         execution_count=3, metadata=test_meta,
                          outputs=[v4.new_output("stream", text="✔ y: correct.\n")]),
         v4.new_code_cell("print(x)", execution_count=4, outputs=[v4.new_output("stream", text="1\n")]),
+        v4.new_code_cell("check('z', 1, 1)", execution_count=5, metadata=test_meta,
+                         outputs=[v4.new_output("stream", text="✔ z: correct.\n")]),
     ])
     out = student.student_edition(nb)
     assert [c.source for c in out.cells] == [
         "x = 1", "Why?\nYOUR ANSWER HERE",
         "# YOUR CODE HERE\nraise NotImplementedError()", "The check:",
-        "check('y', lambda: y, 2)", "print(x)"]
+        "check('y', lambda: y, 2)", "print(x)", "check('z', 1, 1)"]
     assert out.cells[2].metadata.tags == ["solution", "hide-cell", "raises-exception"]
+    assert out.cells[4].metadata.tags == out.cells[6].metadata.tags == ["raises-exception"]
+    assert out.cells[4].metadata.nbgrader == test_meta["nbgrader"], "nbgrader's metadata is kept"
     assert [(c.execution_count, len(c.outputs)) for c in out.cells if c.cell_type == "code"] == [
-        (1, 1), (None, 0), (None, 0), (4, 1)]
+        (1, 1), (None, 0), (None, 0), (4, 1), (None, 0)]
     assert "### BEGIN SOLUTION\ny = 2" in nb.cells[2].source, "the input notebook is not modified"
+    assert "HIDDEN" in nb.cells[4].source
 
 
 def test_make_student_writes_every_chapter(tmp_path, capsys):
@@ -114,22 +141,21 @@ def test_make_student_writes_every_chapter(tmp_path, capsys):
 # ---------------------------------------------------------------- static checks, every chapter
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_no_solution_text_leaks(path):
+def test_no_solution_or_hidden_test_text_leaks(path):
     nb = read(path)
     edition = student.student_edition(nb)
-    checks = check_cells(nb)
-    # What a student may see: the chapter's text outside the solution regions, and the outputs of
-    # cells that are neither answers nor checks (computed here with a regex, not with the tool).
-    allowed = "\n".join([REGION.sub("", c.source) for c in nb.cells] +
-                        [output_text(c) for i, c in enumerate(nb.cells)
-                         if c.cell_type == "code" and not is_solution(c) and i not in checks])
     shown = "\n".join([c.source for c in edition.cells] + [output_text(c) for c in edition.cells])
     solutions = [m.group(0) for c in nb.cells for m in REGION.finditer(c.source)]
+    hidden = [m.group(0) for c in nb.cells for m in HIDDEN.finditer(c.source)]
     assert solutions, "a chapter has exercises"
-    lines = {line.strip() for text in solutions for line in text.splitlines()[1:-1] if line.strip()}
-    leaked = sorted(line for line in lines if line in shown and line not in allowed)
-    assert not leaked, f"solution lines left in the student edition: {leaked}"
-    assert "### BEGIN SOLUTION" not in shown and "### END SOLUTION" not in shown
+    # Not even in a worked example or in the prose: a solution line anywhere in the released
+    # chapter gives the answer away (the issue: ch 4's worked example held ex 1's solution line).
+    lines = {line.strip() for text in solutions + hidden for line in text.strip().splitlines()[1:-1]
+             if line.strip() and not line.strip().startswith("#")}
+    leaked = sorted(line for line in lines if line in shown)
+    assert not leaked, f"solution or hidden-test lines in the student edition: {leaked}"
+    for marker in ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
+        assert marker not in shown
     assert len(STUB.findall(shown)) == len(solutions)
 
 
@@ -140,8 +166,8 @@ def test_pasting_the_solutions_back_gives_the_chapter(path):
     assert len(edition.cells) == len(nb.cells)
     for original, stubbed in zip(nb.cells, edition.cells):
         regions = iter(REGION.findall(original.source))
-        restored = STUB.sub(lambda m: next(regions), stubbed.source)
-        assert restored == original.source
+        restored = STUB.sub(lambda m, regions=regions: next(regions), stubbed.source)
+        assert restored == HIDDEN.sub("", original.source)
         assert next(regions, None) is None
 
 
@@ -152,12 +178,81 @@ def test_answer_and_check_cells_carry_no_stored_outputs(path):
     checks = check_cells(nb)
     assert len(checks) == sum(map(is_solution, nb.cells))
     for i, (original, cell) in enumerate(zip(nb.cells, edition.cells)):
-        if is_solution(original):
-            assert "raises-exception" in cell.metadata.tags
         if is_solution(original) or i in checks:
+            assert "raises-exception" in cell.metadata.tags
             assert cell.outputs == [] and cell.execution_count is None
         elif cell.cell_type == "code":
             assert cell.outputs == original.outputs and cell.metadata == original.metadata
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_is_an_nbgrader_exercise(path):
+    nb = read(path)
+    answers = [i for i, c in enumerate(nb.cells) if is_solution(c)]
+    ids = []
+    for i in answers:
+        answer, test = nbgrader_meta(nb.cells[i]), nbgrader_meta(nb.cells[i + 1])
+        assert answer.get("solution") is True and answer.get("grade") is False, f"cell {i}"
+        assert test.get("grade") is True and test.get("solution") is False and test.get("locked") is True
+        assert isinstance(test.get("points"), int) and test["points"] >= 1
+        assert "HIDDEN TESTS" in nb.cells[i + 1].source or "### BEGIN" not in nb.cells[i + 1].source
+        ids += [answer["grade_id"], test["grade_id"]]
+        for cell in (nb.cells[i], nb.cells[i + 1]):
+            assert "raises-exception" in cell.metadata.get("tags", []), "the released chapter must run on"
+    assert len(set(ids)) == len(ids), "grade_id must be unique in a notebook"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", grade_id) for grade_id in ids)
+    # the other cells are not nbgrader cells: nbgrader would lock or grade them
+    assert sum("nbgrader" in c.metadata for c in nb.cells) == 2 * len(answers)
+
+
+
+
+def _token(value):
+    return re.compile(rf"(?<![\w.]){re.escape(str(value))}(?![\w.])")
+
+
+def _expected_arguments(source, name):
+    """The expected-value argument of each ``check("name", answer, expected)`` call in ``source``."""
+    return [node.args[2] for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" and len(node.args) == 3
+            and isinstance(node.args[0], ast.Constant) and node.args[0].value == name]
+
+
+def _shows(node, value):
+    """True if ``node`` is an expression of literals only (``853``, ``5 * 5 * 48 * 256``,
+    ``1 - 18 / 25``) that equals ``value``: the answer written down."""
+    if any(isinstance(sub, (ast.Name, ast.Call, ast.Attribute)) for sub in ast.walk(node)):
+        return False  # computed by an oracle in the cell
+    return abs(eval(compile(ast.Expression(node), "<check>", "eval")) - value) <= 1e-9 * abs(value)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_answer_value_in_the_released_exercises(path):
+    nb = read(path)
+    edition = student.student_edition(nb)
+    answers = [i for i, c in enumerate(nb.cells) if is_solution(c)]
+    exercise_text = "\n".join(edition.cells[k].source for i in answers for k in (i - 1, i, i + 1))
+    tests = "\n".join(edition.cells[i + 1].source for i in answers)
+    for formula in FORMULAS:
+        assert formula not in exercise_text
+    for name, value in ANSWERS.get(path.name[:2], {}).items():
+        expected = _expected_arguments(tests, name)
+        assert expected, f"no visible check of {name}"
+        for node in expected:
+            assert not _shows(node, value), f"the check of {name} shows its value: {ast.unparse(node)}"
+        if len(str(value)) >= 3:  # a distinctive value: nowhere in the exercise's cells
+            assert not _token(value).search(exercise_text), f"{name}'s value {value} is in the released exercise"
+
+
+def test_the_answer_grep_finds_a_literal():
+    for shown, value in (("853", 853), ("5 * 5 * 48 * 256", 307_200), ("1 - 18 / 25", 0.28)):
+        [node] = _expected_arguments(f'check("a", lambda: a, {shown})', "a")
+        assert _shows(node, value)
+    [node] = _expected_arguments('check("a", lambda: a, round(n * math.log10(2)))', "a")
+    assert not _shows(node, 853)
+    [node] = _expected_arguments('check("a", lambda: f(a)[-1], 2)', "a")
+    assert not _shows(node, 36)
+    assert _token(853).search("x = 853\n") and not _token(85).search("853") and not _token(0.28).search("0.285")
 
 
 # ---------------------------------------------------------------- execution, the exercises' part
@@ -280,7 +375,8 @@ def test_exercise_part_follows_definitions_and_mutations():
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """Run the exercises' part of every chapter, stubbed then solved, in one kernel (fast profile)."""
+    """Run the exercises' part of every chapter, stubbed, solved, then solved but for one wrong
+    answer (exercise_answers.WRONG), in one kernel (fast profile)."""
     from nbclient import NotebookClient
 
     v4 = nbformat.v4
@@ -293,12 +389,18 @@ def executed(tmp_path_factory):
         first_answer = next((i for i in part if is_solution(nb.cells[i])), len(nb.cells))
         checks = check_cells(nb)
         run.cells.append(v4.new_code_cell("%reset -f", metadata={"run": {"chapter": path.name}}))
-        for phase, cells, indices in (("stubbed", edition.cells, part),
-                                      ("solved", nb.cells, [i for i in part if i >= first_answer])):
+        number, right, wrong = WRONG[path.name[:2]]
+        wrong_cells = copy.deepcopy(nb.cells)
+        wrong_answer = wrong_cells[[i for i, c in enumerate(nb.cells) if is_solution(c)][number - 1]]
+        wrong_answer.source = wrong_answer.source.replace(right, wrong)
+        after_first = [i for i in part if i >= first_answer]
+        for phase, cells, indices in (("stubbed", edition.cells, part), ("solved", nb.cells, after_first),
+                                      ("wrong", wrong_cells, after_first)):
             for i in indices:
                 role = "answer" if is_solution(nb.cells[i]) else "check" if i in checks else "other"
-                run.cells.append(v4.new_code_cell(cells[i].source, metadata={"run": {
-                    "chapter": path.name, "phase": phase, "index": i, "role": role}}))
+                run.cells.append(v4.new_code_cell(cells[i].source, metadata={
+                    "tags": cells[i].metadata.get("tags", []),
+                    "run": {"chapter": path.name, "phase": phase, "index": i, "role": role}}))
     mp = pytest.MonkeyPatch()
     mp.setenv("CNNLIB_PROFILE", "fast")
     mp.setenv("MPLBACKEND", "Agg")
@@ -324,8 +426,13 @@ def test_student_edition_fails_only_in_its_stubs(executed, path):
     for cell in _cells(executed, path.name, "stubbed"):
         where = f"cell {cell.metadata.run.index}:\n{cell.source[:300]}"
         errors = _errors(cell)
+        if errors:  # nbclient runs on past an error only in a cell tagged raises-exception
+            assert "raises-exception" in cell.metadata.get("tags", []), where
         if cell.metadata.run.role == "answer":
             assert all(e.ename == "NotImplementedError" for e in errors), where
+        elif cell.metadata.run.role == "check":
+            assert [e.ename for e in errors] == ["AssertionError"], where
+            assert "not done yet" in errors[0].evalue, where
         else:
             assert not errors, f"{where}\n" + "\n".join(errors[0].traceback)
 
@@ -334,9 +441,11 @@ def test_student_edition_fails_only_in_its_stubs(executed, path):
 def test_every_check_says_not_done_yet_for_a_stub(executed, path):
     checks = [c for c in _cells(executed, path.name, "stubbed") if c.metadata.run.role == "check"]
     assert checks
-    for cell in checks:
-        verdicts = VERDICT.findall(output_text(cell))
-        assert verdicts and all("not done yet" in v for v in verdicts), (cell.source, verdicts)
+    for cell in checks:  # the first check of the cell raises, and stops the cell
+        verdicts = [e.evalue for e in _errors(cell)]
+        assert len(verdicts) == 1 and verdicts[0].startswith("… ") and "not done yet" in verdicts[0], (
+            cell.source, verdicts)
+        assert not VERDICT.findall(output_text(cell).replace(verdicts[0], "")), "no ✔ before it"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -349,3 +458,14 @@ def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
     for cell in checks:
         verdicts = VERDICT.findall(output_text(cell))
         assert verdicts and all(v.startswith("✔") for v in verdicts), (cell.source, verdicts)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_one_wrong_answer_fails_exactly_its_check_and_says_how(executed, path):
+    cells = _cells(executed, path.name, "wrong")
+    number = WRONG[path.name[:2]][0]
+    checks = [c for c in cells if c.metadata.run.role == "check"]
+    failed = [k + 1 for k, cell in enumerate(checks) if _errors(cell)]
+    assert failed == [number], [(c.source[:200], _errors(c) and _errors(c)[0].evalue) for c in checks]
+    [error] = _errors(checks[number - 1])
+    assert error.ename == "AssertionError" and error.evalue.startswith("✘ "), error.evalue

@@ -1,4 +1,4 @@
-"""Write the student edition of the chapters: every solution replaced by nbgrader's stub.
+"""Write the student edition of the chapters: solutions stubbed and hidden tests removed, as nbgrader does.
 
     python tools/student.py chapters/*.ipynb --out student/chapters      (what `make student` runs)
 
@@ -8,14 +8,20 @@ markers) becomes, at the indentation of the ``BEGIN`` line,
     # YOUR CODE HERE
     raise NotImplementedError()
 
-(in a Markdown cell: ``YOUR ANSWER HERE``), exactly as nbgrader's ``ClearSolutions`` writes it, so
-instructors who use nbgrader can feed it the chapters directly instead. Stubbed cells lose their
-outputs and get the tag ``raises-exception``, which nbval, nbclient/nbconvert and myst-nb all read
-as "this cell is expected to raise". The check cell that follows a stubbed cell loses its stored
-verdict (it said ✔; run by a student it says "not done yet"). Everything else is kept: prose,
-figures, the other cells and their outputs.
+(in a Markdown cell: ``YOUR ANSWER HERE``), exactly as nbgrader's ``ClearSolutions`` writes it; and
+every region between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` is removed, markers
+included, exactly as nbgrader's ``ClearHiddenTests`` does. So `make student` and
+``nbgrader generate_assignment`` give the same cells (tests/test_nbgrader.py compares them);
+nbgrader also clears every output, where this edition keeps the book's figures.
 
-Needs only nbformat (no nbgrader). Tested by tests/test_student.py.
+Stubbed cells and check cells (nbgrader's autograder test cells, ``"grade": true``, and any code
+cell right after a stubbed one) lose their stored outputs: a check said ✔, run by a student it says
+"not done yet". Both get the tag ``raises-exception`` (the chapters carry it already), which nbval,
+nbclient/nbconvert and myst-nb read as "this cell may raise": the released chapter runs top to
+bottom, and only the stubbed cells and their checks fail. Everything else is kept: prose, figures,
+the other cells and their outputs, and the cells' nbgrader metadata (nbgrader's autograder needs it).
+
+Needs only nbformat (no nbgrader). Tested by tests/test_student.py and tests/test_nbgrader.py.
 """
 from __future__ import annotations
 
@@ -27,27 +33,48 @@ from pathlib import Path
 import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 STUB_TAG = "raises-exception"  # nbval also reads it (as it reads nbval-raises-exception)
 
 
-def solution_regions(source: str) -> list[tuple[int, int]]:
+def solution_regions(source: str, begin_marker=BEGIN, end_marker=END) -> list[tuple[int, int]]:
     """(begin, end) line numbers of each marked region, markers included. Unbalanced markers raise."""
     regions, begin = [], None
     for number, line in enumerate(source.splitlines()):
-        if BEGIN in line:  # as nbgrader does: a line that contains a marker is a marker
+        if begin_marker in line:  # as nbgrader does: a line that contains a marker is a marker
             if begin is not None:
-                raise ValueError(f"line {number + 1}: {BEGIN} inside another solution")
+                raise ValueError(f"line {number + 1}: {begin_marker} inside another region")
             begin = number
-        elif END in line:
+        elif end_marker in line:
             if begin is None:
-                raise ValueError(f"line {number + 1}: {END} without {BEGIN}")
+                raise ValueError(f"line {number + 1}: {end_marker} without {begin_marker}")
             regions.append((begin, number))
             begin = None
     if begin is not None:
-        raise ValueError(f"line {begin + 1}: {BEGIN} is never closed by {END}")
+        raise ValueError(f"line {begin + 1}: {begin_marker} is never closed by {end_marker}")
     return regions
+
+
+def strip_hidden_tests(source: str) -> tuple[str, list[str]]:
+    """The source without its hidden-test regions (markers included), and the removed texts.
+
+    As nbgrader's ``ClearHiddenTests``: the lines are split on "\\n" and joined again, so a region
+    at the end of a cell leaves no trailing newline behind.
+    """
+    regions = solution_regions(source, BEGIN_HIDDEN, END_HIDDEN)
+    if not regions:
+        return source, []
+    lines = source.split("\n")
+    hidden = {n for begin, end in regions for n in range(begin, end + 1)}
+    removed = ["\n".join(lines[begin + 1:end]) for begin, end in regions]
+    return "\n".join(line for n, line in enumerate(lines) if n not in hidden), removed
+
+
+def is_test_cell(cell) -> bool:
+    """nbgrader's autograder test cell: a code cell whose nbgrader metadata says ``grade: true``."""
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
 def stub_source(source: str, stub=CODE_STUB) -> tuple[str, list[str]]:
@@ -67,7 +94,7 @@ def stub_source(source: str, stub=CODE_STUB) -> tuple[str, list[str]]:
 
 
 def student_edition(nb):
-    """A copy of notebook ``nb`` with its solutions stubbed (see the module docstring)."""
+    """A copy of notebook ``nb`` with its solutions stubbed and hidden tests removed (see the module docstring)."""
     nb = copy.deepcopy(nb)
     stubbed_before = False
     for cell in nb.cells:
@@ -75,15 +102,15 @@ def student_edition(nb):
             continue
         stub = CODE_STUB if cell.cell_type == "code" else MARKDOWN_STUB
         cell.source, removed = stub_source(cell.source, stub)
+        cell.source, hidden = strip_hidden_tests(cell.source)
         if cell.cell_type != "code":
             continue
-        if removed:
+        # a check cell's stored verdict was made with the solution (and may show a hidden test)
+        if removed or hidden or stubbed_before or is_test_cell(cell):
             cell.outputs, cell.execution_count = [], None
             tags = cell.metadata.setdefault("tags", [])
             if STUB_TAG not in tags:
                 tags.append(STUB_TAG)
-        elif stubbed_before:  # the check cell: its stored verdict was made with the solution
-            cell.outputs, cell.execution_count = [], None
         stubbed_before = bool(removed)
     return nb
 
