@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test unit notebooks html browser student course grading mathjax bench execute clean
+.PHONY: book test lint unit notebooks html browser student course grading mathjax bench execute clean
 
 # MathJax 3 for offline math: an npm package fetched at build time (git-ignored, not committed)
 # and copied next to the HTML after each build; _config.yml's mathjax_path points at the copy.
@@ -31,7 +31,10 @@ book: $(STAMP) mathjax    ## build the HTML book from the stored outputs into _b
 	$(BIN)/jupyter-book build .
 	$(copy_mathjax)
 
-test: unit notebooks html browser ## unit tests, every notebook under nbval, a clean warnings-as-errors build, the built pages in a browser
+test: lint unit notebooks html browser ## lint, unit tests, every notebook under nbval, a clean warnings-as-errors build, the built pages in a browser
+
+lint: $(STAMP)          ## ruff: pyflakes, bugbear and pyupgrade rules on the library, tests, tools, bench, examples
+	$(BIN)/ruff check cnnlib tests tools bench examples conftest.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q --ignore=tests/test_book_html.py

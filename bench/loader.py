@@ -9,7 +9,6 @@ its best num_workers. Last line: ``speedup N.Nx``.
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -42,7 +41,7 @@ def images_per_second(loader, passes):
     seen = 0
     with Timer() as t:
         for _ in range(passes):
-            for x, y in loader:
+            for _x, y in loader:
                 seen += len(y)
     return seen / t.seconds
 

@@ -131,7 +131,7 @@ class Dropout(nn.Module):
         self.inverted = bool(inverted)
 
     @classmethod
-    def from_keep_prob(cls, p_keep: float, *, inverted: bool = False) -> "Dropout":
+    def from_keep_prob(cls, p_keep: float, *, inverted: bool = False) -> Dropout:
         """The layer of the paper and the course notes: ``p_keep`` = probability a unit is KEPT.
 
         ``inverted`` defaults to ``False`` here, the paper's convention (scale at test time).

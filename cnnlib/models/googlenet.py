@@ -8,7 +8,7 @@ pytorch/vision issue #906). ``five_by_five=True`` restores the paper's 5x5 kerne
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -166,9 +166,9 @@ class GoogLeNet(nn.Module):
 
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
         x = self.inception4a(x)
-        aux1: Optional[torch.Tensor] = self.aux1(x) if self.aux1 is not None and self.training else None
+        aux1: torch.Tensor | None = self.aux1(x) if self.aux1 is not None and self.training else None
         x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2: Optional[torch.Tensor] = self.aux2(x) if self.aux2 is not None and self.training else None
+        aux2: torch.Tensor | None = self.aux2(x) if self.aux2 is not None and self.training else None
         x = self.maxpool4(self.inception4e(x))
         x = self.inception5b(self.inception5a(x))
 

@@ -8,7 +8,7 @@ baseline the chapter compares them with.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

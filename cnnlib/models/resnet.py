@@ -6,7 +6,7 @@ directly.
 """
 from __future__ import annotations
 
-from typing import Type, Union
+from typing import Union
 
 import torch
 from torch import nn
@@ -75,7 +75,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-Block = Type[Union[BasicBlock, Bottleneck]]
+Block = type[Union[BasicBlock, Bottleneck]]
 
 
 class ResNet(nn.Module):
