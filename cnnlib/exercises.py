@@ -145,7 +145,7 @@ def check(name: str, answer, expected, *, rtol: float = 1e-6) -> None:
 
     Prints ``✔ name: correct.``; raises ``AssertionError`` saying what is wrong or missing.
     """
-    __tracebackhide__ = True  # IPython and pytest then show the student's cell, not this function
+    __tracebackhide__ = True  # pytest (and debuggers) skip this frame; the message is the last line
     try:
         actual = answer() if callable(answer) else answer
     except NOT_DONE as err:
