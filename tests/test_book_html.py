@@ -29,6 +29,7 @@ it; CI (.ci/run) sets CNNLIB_REQUIRE_BROWSER=1 so that there it fails instead.
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -183,6 +184,20 @@ JUNK = [
     (r"URLError|HTTPError|Downloading https?://", "a download message"),
     (r"/tmp/|/work/|/home/|/root/|site-packages", "a machine path"),
 ]
+# How many characters of the code font fit in a code cell's input and in a text output.
+COLUMN_CHARACTERS = """() => {
+  const fits = pre => {
+    if (!pre) return null;
+    const style = getComputedStyle(pre), probe = document.createElement('span');
+    probe.textContent = 'x'.repeat(100);
+    pre.appendChild(probe);
+    const character = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    return (pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)) / character;
+  };
+  return {input: fits(document.querySelector('article .cell_input pre')),
+          output: fits(document.querySelector('article .cell_output pre'))};
+}"""
 OUTPUTS = """() => {""" + WHERE + """
   return [...document.querySelectorAll('article .cell_output > *')].map(
     el => ({where: where(el), text: el.textContent}));
@@ -211,7 +226,7 @@ def visit(browser, page_name, screenshot=None):
     if not (HTML / f"{page_name}.html").exists():
         return {"failed": [f"{page_url(page_name)} (not built)"], "blocked": [], "errors": [],
                 "mathjax": "page not built", "math": {}, "images": [], "sidebar": [], "colab": [],
-                "solutions": [], "raw_tex": [], "too_wide": [], "outputs": [], "figures": []}
+                "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": []}
     context = browser.new_context(viewport=WINDOW, offline=True)
     blocked, failed, errors = [], [], []
 
@@ -268,6 +283,7 @@ def visit(browser, page_name, screenshot=None):
         solutions.append(state)
     report["solutions"] = solutions
 
+    report["column"] = page.evaluate(COLUMN_CHARACTERS)
     report["raw_tex"] = page.evaluate(RAW_TEX)
     report["too_wide"] = page.evaluate(TOO_WIDE)  # also opens every collapsed toggle
     report["outputs"] = page.evaluate(OUTPUTS)
@@ -373,6 +389,19 @@ def test_outputs_show_no_warnings_tracebacks_or_paths(reports, page):
 
 
 CHAPTERS = [p for p in PAGES if source_of(p).suffix == ".ipynb"]
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_code_column_fits_the_formatters_line_length(reports, page):
+    # tools/format_notebooks.py wraps code at LINE_LENGTH, and chapters print lines no longer:
+    # both must fit the column (_static/code-column.css sets the code font's size for that).
+    sys.path.insert(0, str(ROOT / "tools"))
+    from format_notebooks import LINE_LENGTH
+
+    for kind, fits in reports[page]["column"].items():
+        if fits is not None:
+            assert fits >= LINE_LENGTH, (f"{page}: a code cell's {kind} holds {fits:.1f} characters "
+                                         f"at {WINDOW['width']} px, fewer than {LINE_LENGTH}")
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
