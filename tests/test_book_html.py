@@ -101,12 +101,6 @@ def find_chromium():
 
 
 # JavaScript run in the page --------------------------------------------------------------------
-LOAD_IMAGES = """async () => {
-  const images = [...document.images];
-  images.forEach(img => { img.loading = 'eager'; });
-  await Promise.all(images.map(img => img.decode().catch(() => null)));
-  return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth}));
-}"""
 MATH = """() => {
   const maths = [...document.querySelectorAll('.math')];
   const main = document.body.cloneNode(true);
@@ -134,6 +128,12 @@ const where = el => {
   return section ? `section #${section.id}` : 'the page';
 };
 """
+LOAD_IMAGES = """async () => {""" + WHERE + """
+  const images = [...document.images];
+  images.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(images.map(img => img.decode().catch(() => null)));
+  return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth, where: where(img)}));
+}"""
 # Prose text (not code, not typeset math) that still holds TeX: a `$`, a \command or \( \[.
 RAW_TEX = """() => {""" + WHERE + """
   const skip = 'pre, code, script, style, mjx-container, .MathJax, .headerlink';
@@ -338,7 +338,7 @@ def test_sidebar_lists_every_page(reports, page):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_image_has_loaded(reports, page):
-    broken = [img["src"] for img in reports[page]["images"] if not img["width"]]
+    broken = [f"{img['where']}: {img['src']}" for img in reports[page]["images"] if not img["width"]]
     assert not broken, f"{page}: {len(broken)} image(s) did not load: {broken}"
 
 
