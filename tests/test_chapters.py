@@ -151,3 +151,13 @@ def test_no_output_shows_a_machine_path(path):
              for k, c in enumerate(code_cells(load(path)))
              for line in output_text(c).splitlines() if MACHINE_PATH.search(line)]
     assert not shown, f"{path.name}: outputs print machine paths:\n  " + "\n  ".join(shown)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_code_is_formatted(path, capsys):
+    line_length()  # puts tools/ on the path
+    from format_notebooks import main as format_notebooks
+
+    status = format_notebooks(["--check", str(path)])
+    said = capsys.readouterr()
+    assert status == 0, said.out + said.err
