@@ -144,7 +144,8 @@ RAW_TEX = """() => {""" + WHERE + """
   for (let node; (node = walker.nextNode());) {
     const match = node.textContent.match(tex);
     if (!match || node.parentElement.closest(skip)) continue;
-    const block = node.parentElement.closest('p, li, td, th, dt, dd, h1, h2, h3, h4, figcaption, div');
+    const block = node.parentElement.closest('p, li, td, th, dt, dd, h1, h2, h3, h4, figcaption, div')
+                  || node.parentElement;
     const at = Math.max(0, match.index - 30);
     found.push(`${where(block)}, in <${block.tagName.toLowerCase()}>: `
                + `...${node.textContent.slice(at, match.index + 30).replace(/\\s+/g, ' ')}...`);
