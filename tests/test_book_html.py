@@ -182,7 +182,9 @@ TOO_WIDE = """() => {""" + WHERE + """
 JUNK = [
     (r"\b[A-Z]\w*Warning\b|\bwarnings\.warn\b", "a warning"),
     (r"Traceback \(most recent call last\)|^\s*File \".*\", line \d+", "a traceback"),
-    (r"URLError|HTTPError|Downloading https?://", "a download message"),
+    # torchvision's progress line and the raw error; a sentence saying the weights were not
+    # reachable offline is what a chapter should print instead
+    (r"<urlopen error|HTTP Error \d+|Downloading:? \"?https?://", "a download message"),
     (r"/tmp/|/work/|/home/|/root/|site-packages", "a machine path"),
 ]
 # How many characters of the code font fit in a code cell's input and in a text output.
