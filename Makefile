@@ -47,7 +47,7 @@ html: $(STAMP) mathjax
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	$(copy_mathjax)
 
-browser: $(STAMP)         ## open every page of the built book in headless Chromium, offline (after `make html`)
+browser: $(STAMP)         ## open every page of the built book in headless Chromium, offline (after `make html`); figure screenshots in _build/screenshots/
 	$(BIN)/python -m pytest tests/test_book_html.py -q -rs
 
 mathjax:                  ## fetch MathJax 3 with npm into .mathjax/ (once)

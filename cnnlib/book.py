@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import platform
+import textwrap
 
 import torch
 
 from .data.cache import offline_dir
-from .runtime import cache_dir, checkpoint_path, get_profile
+from .runtime import checkpoint_path, get_profile
 
 __all__ = ["glue", "setup", "checkpoint_path"]
 
@@ -44,12 +45,35 @@ def spread(values, digits: int = 3) -> str:
     return mean if values.numel() == 1 else f"{mean} ± {values.std():.{digits}f}"
 
 
+BANNER_WIDTH = 79  # the book's code column (tools/format_notebooks.py measured it)
+
+
+def data_source() -> str:
+    """Where the data sets come from, named by setting, never by path (the banner is printed in
+    the book's pages, and a path of the machine that ran the chapter means nothing to a reader)."""
+    if offline_dir():
+        return "offline data folder (CNNLIB_DATA)"
+    return "download (torchvision) when not cached"
+
+
+def cache_source() -> str:
+    """Which setting names the cache folder (see ``cnnlib.runtime.cache_dir``), not its path."""
+    if os.environ.get("CNNLIB_CACHE"):
+        return "CNNLIB_CACHE"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return "$XDG_CACHE_HOME/cnnlib"
+    return "~/.cache/cnnlib"
+
+
 def setup(chapter: str = ""):
-    """Print what this run uses (profile, device, data source) and return the profile."""
+    """Print what this run uses (profile, device and precision, data source) and return the
+    profile. Lines are wrapped to the book's column; no machine path is printed."""
     profile = get_profile()
-    data = offline_dir()
-    source = f"offline folder {data}" if data else "download (torchvision) when not cached"
-    print(f"{chapter + ': ' if chapter else ''}{profile}")
-    print(f"torch {torch.__version__}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs; data: {source}; cache: {cache_dir()}")
+    lines = [
+        f"{chapter + ': ' if chapter else ''}{profile}",
+        f"torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs",
+        f"data: {data_source()}; cache: {cache_source()}",
+    ]
+    for line in lines:
+        print(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="  ", break_on_hyphens=False))
     return profile

@@ -30,10 +30,32 @@ def test_glue_matches_myst_nb_when_it_is_installed(monkeypatch):
 def test_setup_prints_the_profile_and_data_source(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("CNNLIB_PROFILE", "fast")
     monkeypatch.setenv("CNNLIB_DATA", str(tmp_path))
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
     profile = book.setup("Chapter 9")
     out = capsys.readouterr().out
     assert profile.name == "fast"
-    assert out.startswith("Chapter 9: profile 'fast' on ") and f"offline folder {tmp_path}" in out
+    assert out.startswith("Chapter 9: profile 'fast' on cpu (")
+    assert "threads, fp32" in out or "autocast" in out  # the precision fit trains in
+    assert "data: offline data folder (CNNLIB_DATA); cache: CNNLIB_CACHE" in out
+
+
+@pytest.mark.parametrize("data", [True, False])
+def test_setup_prints_no_machine_path(monkeypatch, capsys, tmp_path, data):
+    # The banner is printed on every page of the book: the folders of the machine that ran the
+    # chapter are meaningless to a reader (and leak its user name), so only settings are named.
+    folder = tmp_path / "some-user" / "data"
+    if data:
+        monkeypatch.setenv("CNNLIB_DATA", str(folder))
+    else:
+        monkeypatch.delenv("CNNLIB_DATA", raising=False)
+    monkeypatch.delenv("CNNLIB_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "some-user"))
+    book.setup("Chapter 1")
+    out = capsys.readouterr().out
+    assert "some-user" not in out and str(tmp_path) not in out, out
+    assert "cache: ~/.cache/cnnlib" in out
+    assert all(len(line) <= book.BANNER_WIDTH for line in out.splitlines()), out
 
 
 def test_spread_is_mean_and_sample_std():

@@ -11,15 +11,25 @@ that is not for a local file is aborted, and the browser context is offline. On 
   `\\(` or `\\[` left in the text), which offline works only with the local copy `make html` makes;
 - notebook pages have a Colab launch link, exactly
   https://colab.research.google.com/github/<org>/<repo>/blob/<branch>/<path>.ipynb from _config.yml;
-- every solution cell is collapsed, and its code shows when its toggle is clicked.
+- every solution cell is collapsed, and its code shows when its toggle is clicked;
+- no raw TeX or stray `$` outside typeset math, in the prose (untypeset math inside a list item);
+- nothing wider than the main column at a 1280 px window: display equations, code blocks, cell
+  outputs and tables (a reader would have to scroll sideways, or the equation is cut);
+- no warning, traceback, download error or machine path (/tmp/, /work/, /home/, /root/,
+  site-packages) in any cell output;
+- every chapter shows at least MIN_FIGURES figures (image outputs of its cells).
 
-It also saves screenshots of the first page and the first chapter into _build/ for a person to
-look at. Run it after the build: `make html browser` (`make test` runs both, in that order).
+Each failure names the page and the element (the code cell, by number and first line, or the
+section and a snippet of the text). It also saves screenshots of the first page and the first
+chapter into _build/, and one of every figure of every chapter into _build/screenshots/
+(<chapter>-fig<NN>.png), for a person to look at. Run it after the build: `make html browser` (`make test` runs both, in that order).
 Without Chromium, playwright or a built book it is skipped with a message saying how to enable
 it; CI (.ci/run) sets CNNLIB_REQUIRE_BROWSER=1 so that there it fails instead.
 """
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -29,6 +39,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build"
+FIGURE_SHOTS = ROOT / "_build" / "screenshots"
+WINDOW = {"width": 1280, "height": 900}  # a laptop; the column checks are made at this width
+MIN_FIGURES = 4  # per chapter (BRIEF of issue 13: "pictures where a reader would rather look")
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -88,12 +101,6 @@ def find_chromium():
 
 
 # JavaScript run in the page --------------------------------------------------------------------
-LOAD_IMAGES = """async () => {
-  const images = [...document.images];
-  images.forEach(img => { img.loading = 'eager'; });
-  await Promise.all(images.map(img => img.decode().catch(() => null)));
-  return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth}));
-}"""
 MATH = """() => {
   const maths = [...document.querySelectorAll('.math')];
   const main = document.body.cloneNode(true);
@@ -105,14 +112,125 @@ MATH = """() => {
 }"""
 LINKS = "sel => [...document.querySelectorAll(sel)].map(a => a.href.split('#')[0])"
 
+# Names an element for a failure message: its code cell (number on the page and first code
+# line) or, in the prose, its section; `snippet` is the start of its text.
+WHERE = """
+const snippet = (el, n = 60) => (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, n);
+const where = el => {
+  const cell = el.closest('.cell');
+  if (cell) {
+    const number = [...document.querySelectorAll('article .cell')].indexOf(cell) + 1;
+    const code = cell.querySelector('.cell_input pre');
+    const first = code ? code.textContent.trim().split('\\n')[0].slice(0, 50) : '';
+    return `code cell ${number}` + (first ? ` (${first})` : ' (input hidden)');
+  }
+  const section = el.closest('section[id]');
+  return section ? `section #${section.id}` : 'the page';
+};
+"""
+LOAD_IMAGES = """async () => {""" + WHERE + """
+  const images = [...document.images];
+  images.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(images.map(img => img.decode().catch(() => null)));
+  return images.map(img => ({src: img.getAttribute('src'), width: img.naturalWidth, where: where(img)}));
+}"""
+# Prose text (not code, not typeset math) that still holds TeX: a `$`, a \command or \( \[.
+RAW_TEX = """() => {""" + WHERE + """
+  const skip = 'pre, code, script, style, mjx-container, .MathJax, .headerlink';
+  const tex = /\\$|\\\\[A-Za-z]+|\\\\[()\\[\\]{}]/;
+  const walker = document.createTreeWalker(document.querySelector('article') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node; (node = walker.nextNode());) {
+    const match = node.textContent.match(tex);
+    if (!match || node.parentElement.closest(skip)) continue;
+    const block = node.parentElement.closest('p, li, td, th, dt, dd, h1, h2, h3, h4, figcaption, div')
+                  || node.parentElement;
+    const at = Math.max(0, match.index - 30);
+    found.push(`${where(block)}, in <${block.tagName.toLowerCase()}>: `
+               + `...${node.textContent.slice(at, match.index + 30).replace(/\\s+/g, ' ')}...`);
+  }
+  return found;
+}"""
+# Elements wider than the main column: their content overflows (a scroll bar, or cut off) or
+# they reach past the column's right edge. Collapsed toggles are opened first: a reader can.
+TOO_WIDE = """() => {""" + WHERE + """
+  document.querySelectorAll('article details').forEach(d => { d.open = true; });
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const style = getComputedStyle(article), box = article.getBoundingClientRect();
+  const right = box.right - parseFloat(style.paddingRight);
+  const kinds = [['mjx-container[display="true"]', 'equation'], ['.cell_input pre', 'code'],
+                 ['.cell_output pre', 'output'], ['.cell_output img', 'figure'],
+                 ['article table', 'table'], ['article div.highlight pre', 'code block']];
+  const found = [], seen = new Set();
+  for (const [selector, kind] of kinds) {
+    for (const el of article.querySelectorAll(selector)) {
+      if (seen.has(el) || !el.clientWidth) continue;  // counted already, or not displayed
+      seen.add(el);
+      const rect = el.getBoundingClientRect();
+      const wide = Math.max(el.scrollWidth - el.clientWidth, rect.right - right);
+      if (wide > 1) {
+        const text = kind === 'figure' ? el.getAttribute('src') : snippet(el, 40);
+        found.push(`${kind} in ${where(el)} is ${Math.round(wide)} px wider than the `
+                   + `${Math.round(right - box.left - parseFloat(style.paddingLeft))} px column: ${text}`);
+      }
+    }
+  }
+  return found;
+}"""
+# Cell outputs a reader should never see.
+JUNK = [
+    (r"\b[A-Z]\w*Warning\b|\bwarnings\.warn\b", "a warning"),
+    (r"Traceback \(most recent call last\)|^\s*File \".*\", line \d+", "a traceback"),
+    # torchvision's progress line and the raw error; a sentence saying the weights were not
+    # reachable offline is what a chapter should print instead
+    (r"<urlopen error|HTTP Error \d+|Downloading:? \"?https?://", "a download message"),
+    (r"/tmp/|/work/|/home/|/root/|site-packages", "a machine path"),
+]
+# How many characters of the code font fit in a code cell's input and in a text output.
+COLUMN_CHARACTERS = """() => {
+  const fits = pre => {
+    if (!pre) return null;
+    const style = getComputedStyle(pre), probe = document.createElement('span');
+    probe.textContent = 'x'.repeat(100);
+    pre.appendChild(probe);
+    const character = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    return (pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)) / character;
+  };
+  return {input: fits(document.querySelector('article .cell_input pre')),
+          output: fits(document.querySelector('article .cell_output pre'))};
+}"""
+OUTPUTS = """() => {""" + WHERE + """
+  return [...document.querySelectorAll('article .cell_output > *')].map(
+    el => ({where: where(el), text: el.textContent}));
+}"""
+
+
+def screenshot_figures(page, page_name):
+    """Save an element screenshot of every image output of the page's cells into FIGURE_SHOTS;
+    return one entry per figure: where it is, and the screenshot (None if it is not shown)."""
+    figures = page.locator("article .cell_output img")
+    shots = []
+    for k in range(figures.count()):
+        figure = figures.nth(k)
+        where = figure.evaluate("el => {" + WHERE + " return where(el); }")
+        path = FIGURE_SHOTS / f"{Path(page_name).name}-fig{k + 1:02d}.png"
+        try:
+            figure.screenshot(path=str(path), timeout=5_000)
+        except Exception:  # noqa: BLE001 -- a figure that cannot be shown is reported by the test
+            path = None
+        shots.append({"where": where, "screenshot": path})
+    return shots
+
 
 def visit(browser, page_name, screenshot=None):
     """Open one page offline and collect what the tests check."""
     if not (HTML / f"{page_name}.html").exists():
         return {"failed": [f"{page_url(page_name)} (not built)"], "blocked": [], "errors": [],
                 "mathjax": "page not built", "math": {}, "images": [], "sidebar": [], "colab": [],
-                "solutions": []}
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+                "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": []}
+    context = browser.new_context(viewport=WINDOW, offline=True)
     blocked, failed, errors = [], [], []
 
     def only_local(route):
@@ -167,6 +285,12 @@ def visit(browser, page_name, screenshot=None):
             state["shown_on_click"] = False
         solutions.append(state)
     report["solutions"] = solutions
+
+    report["column"] = page.evaluate(COLUMN_CHARACTERS)
+    report["raw_tex"] = page.evaluate(RAW_TEX)
+    report["too_wide"] = page.evaluate(TOO_WIDE)  # also opens every collapsed toggle
+    report["outputs"] = page.evaluate(OUTPUTS)
+    report["figures"] = screenshot_figures(page, page_name)
     report["failed"] = [f for f in failed if f.startswith("file:")]
     context.close()
     return report
@@ -186,6 +310,8 @@ def reports():
     if not (HTML / f"{PAGES[0]}.html").exists():
         unavailable(f"no built book in {HTML}: run `make html` (or `make book`) first")
 
+    shutil.rmtree(FIGURE_SHOTS, ignore_errors=True)  # no figure of an older build is left there
+    FIGURE_SHOTS.mkdir(parents=True)
     first_chapter = next((p for p in PAGES if source_of(p).suffix == ".ipynb"), None)
     shots = {PAGES[0]: SCREENSHOTS / "screenshot-first-page.png"}
     if first_chapter:
@@ -215,8 +341,8 @@ def test_sidebar_lists_every_page(reports, page):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_image_has_loaded(reports, page):
-    broken = [img["src"] for img in reports[page]["images"] if not img["width"]]
-    assert not broken
+    broken = [f"{img['where']}: {img['src']}" for img in reports[page]["images"] if not img["width"]]
+    assert not broken, f"{page}: {len(broken)} image(s) did not load: {broken}"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -230,6 +356,63 @@ def test_math_is_typeset_offline(reports, page):
         assert raw not in math["text"], f"raw TeX {raw!r} left in the text"
     if source_of(page).suffix == ".ipynb" or "$" in source_of(page).read_text():
         assert math["count"], "a page whose source has math shows no formula"
+
+
+def failures(page, problems, what):
+    """A message naming the page and each offending element, one per line."""
+    return f"{page}: {len(problems)} {what}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_raw_tex_outside_typeset_math(reports, page):
+    raw = reports[page]["raw_tex"]
+    assert not raw, failures(page, raw, "piece(s) of raw TeX or stray `$` in the text")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_is_wider_than_the_column(reports, page):
+    wide = reports[page]["too_wide"]
+    assert not wide, failures(page, wide, f"element(s) wider than the column at {WINDOW['width']} px")
+
+
+def junk_in(text):
+    """Each line of an output's text that a reader should not see (see JUNK), with what is wrong."""
+    found = []
+    for line in text.splitlines():
+        what = [name for pattern, name in JUNK if re.search(pattern, line)]
+        if what:
+            found.append(f"{' and '.join(what)}: {line.strip()[:90]!r}")
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_outputs_show_no_warnings_tracebacks_or_paths(reports, page):
+    junk = [f"{out['where']}: {item}" for out in reports[page]["outputs"] for item in junk_in(out["text"])]
+    assert not junk, failures(page, junk, "output line(s) a reader should not see")
+
+
+CHAPTERS = [p for p in PAGES if source_of(p).suffix == ".ipynb"]
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_code_column_fits_the_formatters_line_length(reports, page):
+    # tools/format_notebooks.py wraps code at LINE_LENGTH, and chapters print lines no longer:
+    # both must fit the column (_static/code-column.css sets the code font's size for that).
+    sys.path.insert(0, str(ROOT / "tools"))
+    from format_notebooks import LINE_LENGTH
+
+    for kind, fits in reports[page]["column"].items():
+        if fits is not None:
+            assert fits >= LINE_LENGTH, (f"{page}: a code cell's {kind} holds {fits:.1f} characters "
+                                         f"at {WINDOW['width']} px, fewer than {LINE_LENGTH}")
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_has_enough_figures(reports, page):
+    figures = reports[page]["figures"]
+    assert len(figures) >= MIN_FIGURES, (
+        f"{page} shows {len(figures)} figure(s) (image outputs of its cells); a chapter needs at "
+        f"least {MIN_FIGURES}: " + "; ".join(f["where"] for f in figures))
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -264,3 +447,8 @@ def test_screenshots_were_saved(reports):
     for shot in shots:
         assert shot.stat().st_size > 10_000, shot
         print(f"screenshot: {shot}")
+    figures = [(page, f) for page in PAGES for f in reports[page]["figures"]]
+    missing = [f"{page}: figure in {f['where']}" for page, f in figures
+               if f["screenshot"] is None or f["screenshot"].stat().st_size < 1_000]
+    assert not missing, failures("figure screenshots", missing, "figure(s) could not be captured")
+    print(f"{len(figures)} figure screenshots in {FIGURE_SHOTS}")

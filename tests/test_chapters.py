@@ -78,3 +78,86 @@ def test_chapters_normalise_with_the_library_not_by_hand(path):
     for cell in code_cells(load(path)):
         source = "".join(cell["source"])
         assert not re.search(r"/\s*255\.?\s*-", source), source[:80]
+
+
+# The page conventions (issue 13): what the HTML book shows is what a reader needs -------------
+TOOLS = ROOT / "tools"
+HIDDEN_INPUT_TAGS = {"remove-input", "hide-input", "remove-cell"}
+MACHINE_PATH = re.compile(r"/tmp/|/work/|/home/|/root/|site-packages")
+
+
+def line_length() -> int:
+    """The formatter's line length (tools/format_notebooks.py: what fits the book's code column)."""
+    import sys
+
+    sys.path.insert(0, str(TOOLS))
+    from format_notebooks import LINE_LENGTH
+
+    return LINE_LENGTH
+
+
+def first_line(cell) -> str:
+    return "".join(cell["source"]).strip().split("\n")[0][:70]
+
+
+def output_text(cell) -> str:
+    """All the text a cell's outputs hold: streams, tracebacks and every text-like display."""
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        parts.extend(out.get("traceback", []))
+        for kind, data in out.get("data", {}).items():
+            if kind.startswith("text/") or kind.endswith(("text/plain", "text/html")):
+                parts.append(data if isinstance(data, str) else "".join(data))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_glue_cells_hide_their_input(path):
+    # glue() calls are bookkeeping: the page shows their numbers in the prose, not the code.
+    shown = [f"code cell {k + 1}: {first_line(c)}" for k, c in enumerate(code_cells(load(path)))
+             if re.search(r"(?<![\w.])glue\(|\.glue\(", "".join(c["source"]))
+             and not HIDDEN_INPUT_TAGS & set(c["metadata"].get("tags", []))]
+    assert not shown, (f"{path.name}: tag these glue cells `remove-input` (keep in them only "
+                       "what a reader need not see):\n  " + "\n  ".join(shown))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_code_lines_fit_the_column(path):
+    limit = line_length()
+    long = [f"code cell {k + 1}, line {n + 1} ({len(line)} characters): {line.strip()[:50]}"
+            for k, c in enumerate(code_cells(load(path)))
+            for n, line in enumerate("".join(c["source"]).split("\n")) if len(line) > limit]
+    assert not long, (f"{path.name}: code lines longer than {limit} characters (the book's code "
+                      "column; run tools/format_notebooks.py, then split long strings and "
+                      "comments by hand):\n  " + "\n  ".join(long))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_cells_that_draw_end_with_plt_show(path):
+    # A figure cell that does not end with plt.show() also prints `<Figure size ...>` or
+    # `<matplotlib... at 0x...>` under the picture.
+    drawing = [f"code cell {k + 1}: {first_line(c)}" for k, c in enumerate(code_cells(load(path)))
+               if any("image/png" in out.get("data", {}) for out in c["outputs"])
+               and not "".join(c["source"]).rstrip().endswith("plt.show()")]
+    assert not drawing, f"{path.name}: end these cells with plt.show():\n  " + "\n  ".join(drawing)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_output_shows_a_machine_path(path):
+    # A temp or home folder in an output (a warning's file name, a cache folder) means nothing
+    # to a reader; cnnlib.book.setup names the settings (CNNLIB_DATA, CNNLIB_CACHE) instead.
+    shown = [f"code cell {k + 1} ({first_line(c)}): {line.strip()[:80]}"
+             for k, c in enumerate(code_cells(load(path)))
+             for line in output_text(c).splitlines() if MACHINE_PATH.search(line)]
+    assert not shown, f"{path.name}: outputs print machine paths:\n  " + "\n  ".join(shown)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_code_is_formatted(path, capsys):
+    line_length()  # puts tools/ on the path
+    from format_notebooks import main as format_notebooks
+
+    status = format_notebooks(["--check", str(path)])
+    said = capsys.readouterr()
+    assert status == 0, said.out + said.err
