@@ -301,8 +301,9 @@ def imagenet_resnet18(timeout: float = 5.0):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             model = torchvision.models.resnet18(weights=weights, progress=False)
     except Exception as err:  # URLError, timeouts, DNS failures: all mean "not available"
-        return None, (f"The pretrained ImageNet weights of ResNet-18 could not be reached "
-                      f"({type(err).__name__}): this machine is offline.")
+        # One short sentence for the page; the error's type is kept for whoever debugs it.
+        return None, (f"ResNet-18's ImageNet weights are not reachable "
+                      f"({type(err).__name__}): offline.")
     finally:
         socket.setdefaulttimeout(old)
     return model, f"loaded torchvision's {weights} ({weights.meta['num_params']:,} parameters)"
