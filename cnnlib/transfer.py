@@ -286,6 +286,8 @@ def imagenet_resnet18(timeout: float = 5.0):
     downloaded before, else from the internet; offline, the reason is returned instead of an
     exception, so a chapter can say so and carry on with its own source network.
     """
+    import contextlib
+    import io
     import socket
 
     import torchvision
@@ -293,12 +295,15 @@ def imagenet_resnet18(timeout: float = 5.0):
     weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # fail fast on a machine without network
+    # torch.hub prints "Downloading: <url> to <path>" before it tries; offline, that line would
+    # sit on the page above the reason it failed, so it is caught here and dropped.
     try:
-        model = torchvision.models.resnet18(weights=weights)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model = torchvision.models.resnet18(weights=weights, progress=False)
     except Exception as err:  # URLError, timeouts, DNS failures: all mean "not available"
-        return None, (f"ImageNet weights for ResNet-18 are not available here "
-                      f"({type(err).__name__}: {str(err).splitlines()[0][:120]}); this machine "
-                      "is probably offline")
+        # One short sentence for the page; the error's type is kept for whoever debugs it.
+        return None, (f"ResNet-18's ImageNet weights are not reachable "
+                      f"({type(err).__name__}): offline.")
     finally:
         socket.setdefaulttimeout(old)
     return model, f"loaded torchvision's {weights} ({weights.meta['num_params']:,} parameters)"

@@ -214,3 +214,25 @@ def test_compare_methods_trains_each_seed_on_its_own_sample(monkeypatch):
         compare_methods(net(), {}, sizes={}, epochs={}, seeds=[0], methods=["magic"])
     with pytest.raises(ValueError, match="give every size its number of epochs"):
         compare_methods(net(), {}, sizes={"small": 8}, epochs={}, seeds=[0])
+
+
+def test_offline_imagenet_weights_give_one_sentence_and_print_nothing(monkeypatch, capsys):
+    # Offline, torch.hub prints "Downloading: ..." and then raises URLError; the chapter page
+    # must show one sentence instead of that line and the raw error.
+    import urllib.error
+
+    import torchvision
+
+    from cnnlib.transfer import imagenet_resnet18
+
+    def offline_resnet18(**kwargs):
+        print('Downloading: "https://download.pytorch.org/models/resnet18.pth" to /root/.cache/x.pth')
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torchvision.models, "resnet18", offline_resnet18)
+    model, message = imagenet_resnet18()
+    captured = capsys.readouterr()
+    assert model is None
+    assert captured.out == "" and captured.err == ""
+    assert message.count(".") == 1 and message.endswith("offline.")
+    assert "Errno" not in message and "Downloading" not in message

@@ -1,7 +1,7 @@
 """Seeing what a CNN has learned: filters, Gabor filters, activations, patches, embeddings,
 occlusion and saliency.
 
-Taught in chapter 13 ("What does a CNN learn?"). One small module per idea, each usable on your
+Taught in chapter 13 (``schematics``: chapters 11 and 12) ("What does a CNN learn?"). One small module per idea, each usable on your
 own model:
 
 - ``filters``     first-layer weights drawn as a colour grid
@@ -10,6 +10,7 @@ own model:
 - ``patches``     the data set patches that excite a unit most (Zeiler & Fergus)
 - ``embedding``   penultimate-layer codes, t-SNE (scikit-learn), thumbnail maps
 - ``attribution`` ``Saliency`` and ``Occlusion``, shaped like captum's
+- ``schematics``  block diagrams of ADDA's three stages and of CycleGAN
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
@@ -19,6 +20,7 @@ from .filters import colour_fraction, filter_grid, show_filters
 from .gabor import (gabor, gabor_explorer, gabor_likeness, show_gabor_family, shuffle_pixels, skimage_args,
                     symbols_from_skimage, texture_energy)
 from .patches import top_patches, show_top_patches
+from .schematics import adda_stages, cyclegan_diagram
 
 __all__ = [
     "SparsityTracker", "activations", "channel_max", "dead_channels", "relu_layers",
@@ -27,4 +29,5 @@ __all__ = [
     "gabor_explorer", "gabor_likeness", "show_gabor_family", "shuffle_pixels",
     "skimage_args",
     "symbols_from_skimage", "texture_energy", "top_patches", "show_top_patches",
+    "adda_stages", "cyclegan_diagram",
 ]
