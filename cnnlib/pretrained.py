@@ -347,7 +347,7 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
             "settings": {k: stable_repr(v) for k, v in settings.items()},
             "epochs": settings["epochs"], "test_acc": test_acc, "test_acc_fp32": acc32,
             "training_seconds": train_s, "device": describe_device(device),
-            "cnnlib_version": __version__, "torch_version": torch.__version__,
+            "cnnlib_version": __version__, "torch_version": str(torch.__version__),
             "storage": "fp16" if dtype == torch.float16 else "fp32",
             "mean": [float(m) for m in train.mean], "std": [float(s) for s in train.std],
             "smoke": smoke, "note": network.note}
