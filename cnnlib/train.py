@@ -266,6 +266,9 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     ``bf16`` is the old spelling of ``precision`` (see :func:`precision_from_bf16`).
     """
     check_tta(tta)
+    if tta is not None and is_features(data):
+        raise ValueError("tta='flip' mirrors images; feature tensors have no left and right: "
+                         "pass tta=None")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = as_loader(data, batch_size, train=False, device=device)
     dtype = resolve_precision(precision_from_bf16(precision, bf16), device)

@@ -43,17 +43,39 @@ def test_the_registry_holds_the_five_compact_nets_each_building_a_ten_class_net(
         assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10), name
 
 
-def test_nothing_is_shipped_yet_and_available_says_how_to_make_the_networks():
-    assert read_manifest(ROOT / "weights") == {}
-    assert not [p for p in (ROOT / "weights").iterdir() if p.suffix == ".pt"]
-    shipped = available()
+def test_the_recipe_whitens_the_first_conv_of_every_registered_net():
+    from cnnlib.train import whiten_first_conv
+
+    x = torch.randn(64, 3, 32, 32)
+    for name, network in NETWORKS.items():
+        model = network.build()
+        conv = whiten_first_conv(model, x, kind="pca", patches=2000)
+        assert conv.in_channels == 3 and torch.isfinite(conv.weight).all(), name
+
+
+def test_without_shipped_networks_available_says_how_to_make_them(tmp_path):
+    (tmp_path / "MANIFEST.json").write_text((ROOT / "weights" / "MANIFEST.json").read_text()
+                                            if not read_manifest(ROOT / "weights") else
+                                            '{"networks": {}}')
+    shipped = available(tmp_path)
     assert shipped == []
     assert "no trained networks are shipped yet" in repr(shipped)
     assert "make weights NET=resnet18" in repr(shipped)
     with pytest.raises(PretrainedError, match=r"not shipped yet.*make weights NET=resnet18"):
-        load("resnet18", device="cpu")
+        load("resnet18", folder=tmp_path, device="cpu")
     with pytest.raises(PretrainedError, match="no network called 'resnet19'"):
         load("resnet19", device="cpu")
+
+
+def test_the_shipped_files_are_the_manifests_and_within_the_size_limit():
+    # Nothing is shipped until `make weights` has run; from then on every file must verify.
+    folder = ROOT / "weights"
+    manifest = read_manifest(folder)
+    assert sorted(p.name for p in folder.glob("*.pt")) == sorted(e["file"] for e in manifest.values())
+    assert sum(e["bytes"] for e in manifest.values()) <= pretrained.MAX_TOTAL_BYTES
+    for name, entry in manifest.items():
+        assert pretrained.sha256(folder / entry["file"]) == entry["sha256"], name
+    assert available() == sorted(manifest)
 
 
 def test_train_store_and_load_round_trip_with_history_and_metadata(tiny_network, tmp_path):

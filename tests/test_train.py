@@ -461,6 +461,8 @@ def test_evaluate_with_flip_tta_averages_the_logits_of_each_image_and_its_mirror
     assert plain["loss"] != pytest.approx(result["loss"], rel=1e-5)  # the mirror does count
     with pytest.raises(ValueError, match="tta='crop'.*None or 'flip'"):
         evaluate(model, tiny_dataset, device="cpu", tta="crop")
+    with pytest.raises(ValueError, match="feature tensors"):
+        evaluate(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), device="cpu", tta="flip")
 
 
 def test_weight_average_follows_the_ema_formula_with_its_warm_up():
