@@ -379,6 +379,8 @@ def whiten_first_conv(model: nn.Module, images: torch.Tensor, *, kind: str = "pc
     channels beyond them keep their random weights. The bias (if any) subtracts the patch mean.
     ``frozen=True`` keeps the filters fixed (``requires_grad=False``; the bias still trains).
     """
+    # Imported here, not at the top: cnnlib.initialisation builds on cnnlib.models, which the
+    # training loop must not need just to be imported.
     from .initialisation import first_conv, random_patches, zca_whitening
 
     if kind not in ("zca", "pca"):
