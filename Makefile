@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test lint unit notebooks html browser student course grading mathjax bench execute clean
+.PHONY: book test lint unit notebooks html browser student course grading mathjax bench execute weights clean
 
 # MathJax 3 for offline math: an npm package fetched at build time (git-ignored, not committed)
 # and copied next to the HTML after each build; _config.yml's mathjax_path points at the copy.
@@ -75,6 +75,11 @@ grading: $(STAMP)         ## nbgrader grades the chapters (all 13): blank, solve
 bench: $(STAMP)           ## side-by-side benchmarks (not tests)
 	$(BIN)/python bench/loader.py
 	$(BIN)/python bench/loop.py
+
+# The book's trained networks (cnnlib.pretrained): trained with the recipe, stored in weights/
+# with their SHA-256 in weights/MANIFEST.json. Hours on a 2-core CPU for all; resumable.
+weights: $(STAMP)         ## train the book's networks into weights/: all, or one with NET=resnet18
+	$(BIN)/python tools/train_weights.py $(or $(NET),--all)
 
 execute: $(STAMP)         ## re-run chapters top to bottom in a fresh kernel: make execute PROFILE=full [NB=chapters/x.ipynb]
 	CNNLIB_PROFILE=$(PROFILE) $(BIN)/python tools/execute.py $(or $(NB),chapters/*.ipynb)

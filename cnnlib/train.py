@@ -24,6 +24,7 @@ Every chapter trains through ``fit``. It
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import warnings
@@ -45,7 +46,7 @@ from .runtime import describe_device, get_device, seed_everything
 __all__ = ["fit", "evaluate", "forever", "History", "CheckpointError", "CheckpointMismatchError",
            "model_fingerprint", "data_fingerprint", "save_checkpoint", "load_checkpoint",
            "load_weights", "TensorLoader", "as_loader", "autocast_dtype", "make_schedule",
-           "make_optimizer", "NOT_COMPARED"]
+           "make_optimizer", "NOT_COMPARED", "WeightAverage", "whiten_first_conv"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s", "lr")
 
@@ -250,8 +251,13 @@ def check_outputs(logits: torch.Tensor, classes: int | None, top_label: int) -> 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, precision=None,
-             sharded: bool = False, bf16: bool | None = None) -> dict:
+             sharded: bool = False, tta: str | None = None, bf16: bool | None = None) -> dict:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (a data set or loader).
+
+    ``tta="flip"`` (test-time augmentation): the logits are the mean of the logits of each image
+    and of its mirror image. Why: the net was trained on flipped images too, so both views are
+    equally valid, and averaging two slightly different opinions cancels part of their errors
+    (airbench gains a few tenths of a point this way) at twice the evaluation cost.
 
     ``precision``: as for :func:`fit` (``None``: the device's choice). ``sharded=True`` (under
     torchrun): each process evaluates its slice of every batch and the sums are added up over
@@ -259,6 +265,10 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     call it. The sums stay on the device until the end: one host-device synchronisation in all.
     ``bf16`` is the old spelling of ``precision`` (see :func:`precision_from_bf16`).
     """
+    check_tta(tta)
+    if tta is not None and is_features(data):
+        raise ValueError("tta='flip' mirrors images; feature tensors have no left and right: "
+                         "pass tta=None")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = as_loader(data, batch_size, train=False, device=device)
     dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
@@ -273,14 +283,137 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
         if len(y) == 0:  # a last batch smaller than the number of processes
             continue
         with autocast(device, dtype):
-            logits = model(x)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            logits = model(x).float()
+            if tta == "flip":
+                logits = (logits + model(x.flip(3)).float()) / 2
+        loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
     for total in (loss_sum, correct, seen):
         world.all_reduce_sum(total)
     model.train(was_training)
     return {"loss": loss_sum.item() / seen.item(), "acc": correct.item() / seen.item()}
+
+
+TTA = (None, "flip")
+
+
+def check_tta(tta) -> None:
+    if tta not in TTA:
+        raise ValueError(f"unknown test-time augmentation tta={tta!r}; use None or 'flip'")
+
+
+# --------------------------------------------------------------------------------------
+# The recipe options: a moving average of the weights, a whitened first layer
+
+class WeightAverage:
+    """An exponential moving average (EMA) of a model's weights, updated after every step.
+
+    Why: late in training SGD jitters around a good point; the average of the last few hundred
+    steps sits nearer its middle and usually tests a little better than the last step (airbench
+    uses the same idea as "lookahead"). ``decay`` is the weight kept per step: 0.99 averages
+    over about the last 100 steps. Early on the average would be dominated by the random
+    initial weights, so the decay used at update t is min(decay, (1 + t) / (10 + t)).
+    Every floating-point entry of the state_dict is averaged (batch norm's running statistics
+    too, so they match the averaged weights); integer counters are copied.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.state[key].lerp_(value.detach(), 1 - decay)
+            else:
+                self.state[key].copy_(value)
+
+    def state_dict(self) -> dict:
+        return {"updates": self.updates, "state": self.state}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.updates = int(saved["updates"])
+        for key, value in saved["state"].items():
+            self.state[key].copy_(value)
+
+    @contextlib.contextmanager
+    def swapped_in(self, model: nn.Module):
+        """Inside the block ``model`` holds the averaged weights; afterwards its own again."""
+        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.state)
+        try:
+            yield model
+        finally:
+            model.load_state_dict(own)
+
+
+def check_ema(ema) -> None:
+    if ema is not None and (isinstance(ema, bool) or not 0 < ema < 1):
+        raise ValueError(f"ema is the moving average's decay per step, between 0 and 1 (e.g. "
+                         f"0.99), or None for no average; got {ema!r}")
+
+
+WHITEN = (None, "zca", "pca")
+
+
+@torch.no_grad()
+def whiten_first_conv(model: nn.Module, images: torch.Tensor, *, kind: str = "pca",
+                      eps: float = 5e-4, frozen: bool = False, patches: int = 10_000,
+                      seed: int = 0) -> nn.Conv2d:
+    """Make the first conv of ``model`` a whitening of the training images' patches.
+
+    ``images``: normalised training images (N, C, H, W), as the net sees them. The patches of
+    the conv's kernel size get covariance Σ = U diag(λ) Uᵀ; the filters are the rows of the
+    whitening matrix of :func:`cnnlib.initialisation.zca_whitening` (``"pca"``: u_k/√(λ_k+ε),
+    strongest directions first; ``"zca"``: the rows of U diag(1/√(λ+ε)) Uᵀ), so the layer's
+    outputs are decorrelated with unit variance from the first step. Why: the first layer's
+    job is largely to undo the strong correlations between neighbouring pixels; doing it by
+    linear algebra spares the net steps (airbench's first layer is exactly this, frozen).
+    With at least twice as many channels as patch dimensions each filter also comes as its
+    negative (after a ReLU both signs survive); with fewer channels, the first ones are used;
+    channels beyond them keep their random weights. The bias (if any) subtracts the patch mean.
+    ``frozen=True`` keeps the filters fixed (``requires_grad=False``; the bias still trains).
+    """
+    # Imported here, not at the top: cnnlib.initialisation builds on cnnlib.models, which the
+    # training loop must not need just to be imported.
+    from .initialisation import first_conv, random_patches, zca_whitening
+
+    if kind not in ("zca", "pca"):
+        raise ValueError(f"unknown whitening {kind!r}; use 'zca', 'pca' or None")
+    conv = first_conv(model)
+    if conv.groups != 1 or conv.in_channels != images.shape[1]:
+        raise ValueError(f"the first conv takes {conv.in_channels} channels (groups={conv.groups}) "
+                         f"but the images have {images.shape[1]}: whitening needs a plain conv "
+                         "on the images")
+    size = conv.kernel_size[0]
+    if conv.kernel_size[1] != size:
+        raise ValueError(f"whitening needs a square first-conv kernel, got {conv.kernel_size}")
+    x = random_patches(images.float().cpu(), size, patches, seed=seed).reshape(patches, -1)
+    w, mean = zca_whitening(x, eps, zca=kind == "zca")
+    filters = w.T.flip(0) if kind == "pca" else w.T  # eigh sorts ascending: strongest first
+    if conv.out_channels >= 2 * len(filters):
+        filters = torch.cat([filters, -filters])
+    n = min(len(filters), conv.out_channels)
+    conv.weight[:n] = filters[:n].reshape(n, *conv.weight.shape[1:]).to(conv.weight)
+    if conv.bias is not None:
+        conv.bias[:n] = -(filters[:n] @ mean).to(conv.bias)
+    conv.weight.requires_grad_(not frozen)
+    return conv
+
+
+def _normalised_sample(loader, n: int = 5_000) -> torch.Tensor:
+    """Up to ``n`` training images, normalised as the net sees them (no augmentation)."""
+    images = loader.images
+    pad = loader.augment.padding if loader.augment is not None else 0
+    if pad:  # the loader stores images padded once for its random shifts: cut the padding off
+        images = images[:, :, pad:-pad, pad:-pad]
+    index = torch.linspace(0, len(images) - 1, min(n, len(images))).long()
+    return loader.normalise(images[index.to(images.device)]).float()
 
 
 # --------------------------------------------------------------------------------------
@@ -291,7 +424,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         schedule: str = "onecycle", label_smoothing: float = 0.0, augment=None, seed: int = 0,
         device=None, checkpoint=None, channels_last: bool | None = None,
         precision: str | None = None, sync_batchnorm: bool = False, progress: bool = True,
-        on_epoch_end=None, bf16: bool | None = None) -> History:
+        on_epoch_end=None, ema: float | None = None, tta: str | None = None,
+        whiten: str | None = None, whiten_frozen: bool = False,
+        bf16: bool | None = None) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return its :class:`History`.
 
     ``train`` and ``val`` are what ``load_dataset`` returns (uint8 images, normalised here), a
@@ -305,6 +440,17 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     each epoch (in every process under torchrun). ``bf16`` is the old spelling of
     ``precision`` (see :func:`precision_from_bf16`).
 
+    The fast recipe's options (``cnnlib.recipe`` bundles them; each is off by default):
+
+    - ``ema``: the decay per step of an exponential moving average of the weights
+      (:class:`WeightAverage`), e.g. 0.99. Validation uses the averaged weights, the checkpoint
+      saves the average beside the weights (so a resumed run ends the same), and at the end
+      the model is left holding the average.
+    - ``tta="flip"``: validation averages the logits of each image and its mirror image
+      (:func:`evaluate`).
+    - ``whiten="pca"`` or ``"zca"``: before training, the first conv is set to whiten the
+      training images' patches (:func:`whiten_first_conv`); ``whiten_frozen=True`` keeps it fixed.
+
     Under ``torchrun`` (one or several machines) ``fit`` joins the process group, wraps the
     model in ``DistributedDataParallel`` and trains each process on its slice of every batch:
     ``batch_size`` is the global batch and the shuffle and augmentation are the same in every
@@ -317,7 +463,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     ``checkpoint``: a path. The run is saved there after every epoch together with the
     settings that define it: the model (class, parameter shapes, trainable count), the data
     (size and a fingerprint of train and val), epochs, lr, batch size, optimizer, momentum,
-    weight decay, schedule, augmentation, label smoothing and seed. If the file exists,
+    weight decay, schedule, augmentation, label smoothing, seed, and the recipe options above
+    when they are used. If the file exists,
 
     - and its settings are this call's: a finished run is loaded without training (this is
       how chapters "load or train"), an interrupted one resumes where it stopped and ends
@@ -344,27 +491,40 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         if is_features(val) != is_features(train):
             raise ValueError("train and val must be of the same kind: both images or both "
                              "(features, labels) tensors")
+    check_ema(ema)
+    check_tta(tta)
+    if whiten not in WHITEN:
+        raise ValueError(f"unknown whitening {whiten!r}; use 'zca', 'pca' or None")
+    if whiten is not None and is_features(train):
+        raise ValueError("whiten= sets a first conv from image patches; feature tensors have "
+                         "none: pass whiten=None")
     dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
     if channels_last is None:
         channels_last = use_channels_last(model, device, dtype)
     speed_up_cuda(device)
-    settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
-                            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-                            schedule=schedule, augment=augment, label_smoothing=label_smoothing,
-                            seed=seed, sync_batchnorm=sync_batchnorm, device=device, dtype=dtype,
-                            channels_last=channels_last, world_size=world.size)
     # The same seed in every process: the same initialisation, shuffle and augmentation (and
     # dropout masks that repeat from one process's slice to the next, so that the one RNG state
     # saved in the checkpoint is right for any number of processes).
     seed_everything(seed)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    net = distributed.wrap_model(model, device, world, sync_batchnorm=sync_batchnorm)
 
     train_loader = as_loader(train, batch_size, train=True, device=device, augment=augment,
                              seed=seed, channels_last=channels_last)
     val_loader = None if val is None else as_loader(
         val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
+    if whiten is not None:  # before the settings: a frozen layer changes the trainable count
+        whiten_first_conv(model, _normalised_sample(train_loader), kind=whiten,
+                          frozen=whiten_frozen, seed=seed)
+    settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
+                            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                            schedule=schedule, augment=augment, label_smoothing=label_smoothing,
+                            seed=seed, sync_batchnorm=sync_batchnorm, device=device, dtype=dtype,
+                            channels_last=channels_last, world_size=world.size,
+                            recipe_options=dict(ema=ema, tta=tta, whiten=whiten,
+                                                whiten_frozen=whiten_frozen))
+    # Wrapped after whitening: DistributedDataParallel fixes the set of trainable parameters.
+    net = distributed.wrap_model(model, device, world, sync_batchnorm=sync_batchnorm)
     classes = len(train.classes) if hasattr(train, "classes") else None
     top_label = int(train_loader.labels.max())
     steps_per_epoch = len(train_loader)
@@ -373,6 +533,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     opt = make_optimizer(model, optimizer, lr, momentum, weight_decay, fused=device.type == "cuda")
     scheduler = make_schedule(opt, schedule, epochs * steps_per_epoch)
     scaler = make_grad_scaler(device, dtype)
+    average = None if ema is None else WeightAverage(model, ema)
     history = History(settings=settings)
 
     start = 0
@@ -381,7 +542,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     world.check_same(0 if saved is None else saved["progress"], "the epochs done in the checkpoint",
                      device)
     if saved is not None:
-        history = _restore(saved, checkpoint, model, opt, scheduler, scaler, device, settings)
+        history = _restore(saved, checkpoint, model, opt, scheduler, scaler, device, settings,
+                           average)
         if saved["finished"]:
             return history
         start = saved["progress"]
@@ -390,18 +552,22 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
                         start * steps_per_epoch)
     for epoch in range(start, epochs):
         row = _train_one_epoch(net, train_loader, opt, scheduler, scaler, epoch, device, dtype,
-                               label_smoothing, bar, (classes, top_label), world)
+                               label_smoothing, bar, (classes, top_label), world, average)
         # Batch norm's running statistics are each process's own; rank 0's are the ones saved.
         distributed.broadcast_buffers(model, world)
+        finished = epoch + 1 == epochs
+        if finished and average is not None:  # the run's result is the averaged weights
+            model.load_state_dict(average.state)
         if val_loader is not None:
-            result = evaluate(model, val_loader, device=device, precision=precision_name(dtype),
-                              sharded=True)
+            with _evaluated_weights(model, average, finished):
+                result = evaluate(model, val_loader, device=device, precision=precision_name(dtype),
+                                  sharded=True, tta=tta)
             row.update(val_loss=result["loss"], val_acc=result["acc"])
         history.append(row)
         if checkpoint is not None and world.is_main:
             save_checkpoint(checkpoint, settings=settings,
-                            state=_run_state(model, opt, scheduler, scaler, device),
-                            history=history, progress=epoch + 1, finished=epoch + 1 == epochs)
+                            state=_run_state(model, opt, scheduler, scaler, device, average),
+                            history=history, progress=epoch + 1, finished=finished)
         if bar is not None:
             bar.set_postfix({k: round(v, 4) for k, v in row.items()
                              if k in ("train_loss", "train_acc", "val_acc") and v is not None})
@@ -412,16 +578,29 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     return history
 
 
+def _evaluated_weights(model, average, finished):
+    """The weights validation sees: the moving average's (swapped in for the evaluation) while
+    training goes on; at the end the model already holds them."""
+    if average is None or finished:
+        return contextlib.nullcontext(model)
+    return average.swapped_in(model)
+
+
 def run_settings(model, train, val, *, device, dtype, channels_last, world_size, optimizer,
-                 augment, **hyper) -> dict:
+                 augment, recipe_options=None, **hyper) -> dict:
     """The settings that define a ``fit`` run (compared on resume) and where it ran (recorded).
 
     Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
     which has no memory addresses, so the same call gives the same settings in a new session.
+    ``recipe_options`` (ema, tta, whiten, whiten_frozen) count only when used: a run that uses
+    none of them has the settings it had before they existed, so the checkpoints that chapters
+    saved then are still found (a setting missing on one side is a difference).
     """
     train_fingerprint = data_fingerprint(train)
+    defaults = {"ema": None, "tta": None, "whiten": None, "whiten_frozen": False}
+    used = {k: v for k, v in (recipe_options or {}).items() if v != defaults.get(k)}
     return {"model": model_fingerprint(model), "train": train_fingerprint,
-            "val": data_fingerprint(val), **hyper, "optimizer": stable_repr(optimizer),
+            "val": data_fingerprint(val), **hyper, **used, "optimizer": stable_repr(optimizer),
             "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
             # recorded, not compared (NOT_COMPARED):
             "device": describe_device(device), "precision": precision_name(dtype),
@@ -455,8 +634,9 @@ def check_batch_splits(batch: int, processes: int) -> None:
 
 
 def _train_one_epoch(net, loader, opt, scheduler, scaler, epoch, device, dtype, label_smoothing,
-                     bar, classes_and_top_label, world):
-    """One pass over ``loader``; ``net`` is the model, or its DistributedDataParallel wrapper."""
+                     bar, classes_and_top_label, world, average=None):
+    """One pass over ``loader``; ``net`` is the model, or its DistributedDataParallel wrapper;
+    ``average``: the moving average of the weights (a :class:`WeightAverage`) or None."""
     net.train()
     loader.epoch = epoch  # epoch k always sees the same shuffle and augmentation
     losses, lrs = [], []  # losses: the global batch's mean loss at each step
@@ -480,6 +660,8 @@ def _train_one_epoch(net, loader, opt, scheduler, scaler, epoch, device, dtype, 
         scaler.scale(loss_sum * (world.size / batch)).backward()
         scaler.step(opt)  # skips the step if fp16 gradients overflowed
         scaler.update()
+        if average is not None:
+            average.update(getattr(net, "module", net))
         lrs.append(scheduler.get_last_lr()[0])
         _step_schedule(scheduler, quiet=step == 0 and scaler.is_enabled())
         shares.append(loss_sum.detach() / batch)
@@ -541,7 +723,7 @@ def _progress_bar(enabled, total, initial):
 # --------------------------------------------------------------------------------------
 # What fit's checkpoints hold (the file format and the settings check: cnnlib.checkpoint)
 
-def _run_state(model, opt, scheduler, scaler, device) -> dict:
+def _run_state(model, opt, scheduler, scaler, device, average=None) -> dict:
     """Everything needed to continue bit for bit: weights, optimizer, schedule, the gradient
     scaler's current scale (fp16) and RNG states. ``model`` is the bare model, not a
     DistributedDataParallel wrapper, so any number of processes can resume it."""
@@ -550,10 +732,12 @@ def _run_state(model, opt, scheduler, scaler, device) -> dict:
              "rng_cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(device)
+    if average is not None:  # without it a resumed run would restart its average: other weights
+        state["ema"] = average.state_dict()
     return state
 
 
-def _restore(saved, path, model, opt, scheduler, scaler, device, settings) -> History:
+def _restore(saved, path, model, opt, scheduler, scaler, device, settings, average=None) -> History:
     """Put a saved run's state back; return its history (settings: this call's, plus where it resumed)."""
     state = saved["state"]
     try:
@@ -564,6 +748,8 @@ def _restore(saved, path, model, opt, scheduler, scaler, device, settings) -> Hi
         # compared, so it may resume in fp16 with a fresh scaler.
         if state.get("scaler") and scaler.is_enabled():
             scaler.load_state_dict(state["scaler"])
+        if average is not None and not saved["finished"]:  # finished: the model is the average
+            average.load_state_dict(state["ema"])
     except (RuntimeError, ValueError, KeyError) as err:
         raise CheckpointError(f"the checkpoint {path} does not fit this model or optimizer "
                               f"({str(err).splitlines()[0]}); delete it to train afresh, or pass "

@@ -438,3 +438,168 @@ def test_the_old_bf16_argument_still_works_with_a_warning_naming_precision(tiny_
     assert history.settings["precision"] == "bf16" and history.settings["bf16"] is True
     with pytest.raises(ValueError, match="either precision= or the old bf16=, not both"):
         evaluate(model, tiny_dataset, device="cpu", bf16=False, precision="fp32")
+
+
+# --------------------------------------------------------------------------------------
+# The recipe options: ema, tta, whiten (cnnlib.recipe bundles them)
+
+def bn_net(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 24, 2), nn.BatchNorm2d(24), nn.ReLU(), nn.MaxPool2d(3),
+                         nn.Flatten(), nn.Linear(24 * 5 * 5, 4))
+
+
+def test_evaluate_with_flip_tta_averages_the_logits_of_each_image_and_its_mirror(tiny_dataset):
+    model = small_net().eval()
+    x, y = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))
+    with torch.no_grad():
+        logits = (model(x) + model(torch.flip(x, dims=[3]))) / 2
+    result = evaluate(model, tiny_dataset, device="cpu", precision="fp32", tta="flip")
+    assert result["loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert result["acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    plain = evaluate(model, tiny_dataset, device="cpu", precision="fp32")
+    assert plain["loss"] != pytest.approx(result["loss"], rel=1e-5)  # the mirror does count
+    with pytest.raises(ValueError, match="tta='crop'.*None or 'flip'"):
+        evaluate(model, tiny_dataset, device="cpu", tta="crop")
+    with pytest.raises(ValueError, match="feature tensors"):
+        evaluate(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), device="cpu", tta="flip")
+
+
+def test_weight_average_follows_the_ema_formula_with_its_warm_up():
+    from cnnlib.train import WeightAverage
+
+    model = nn.Linear(2, 1)
+    start = model.weight.detach().clone()
+    average = WeightAverage(model, decay=0.9)
+    expected = start.clone()
+    for t in range(1, 40):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        average.update(model)
+        decay = min(0.9, (1 + t) / (10 + t))  # hand formula
+        expected = decay * expected + (1 - decay) * model.weight.detach()
+    assert torch.allclose(average.state["weight"], expected, atol=1e-5)
+    with average.swapped_in(model):
+        assert torch.equal(model.weight, average.state["weight"])
+    assert torch.allclose(model.weight, start + 39)  # its own weights back
+
+
+def test_fit_with_ema_leaves_the_average_in_the_model_and_validates_with_it(tiny_dataset):
+    train, val = tiny_dataset.split_off(64)
+    model = bn_net()
+    history = fit(model, train, val, epochs=2, lr=0.05, batch_size=32, ema=0.9, seed=3, **QUIET)
+    # the final weights are the average: evaluating them gives the history's last val row
+    val_as_fit_sees_it = DeviceLoader(val, 500, device="cpu", mean=train.mean, std=train.std)
+    again = evaluate(model, val_as_fit_sees_it, device="cpu")
+    assert again["loss"] == pytest.approx(history.last["val_loss"], rel=1e-5)
+    plain = bn_net()
+    fit(plain, train, val, epochs=2, lr=0.05, batch_size=32, seed=3, **QUIET)
+    assert not torch.equal(plain[0].weight, model[0].weight)
+    assert history.settings["ema"] == 0.9
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fit(bn_net(), train, epochs=1, lr=0.05, ema=1.5, **QUIET)
+
+
+def test_an_interrupted_ema_run_resumes_to_the_same_weights_and_average(tiny_dataset, tmp_path):
+    kwargs = dict(epochs=3, lr=0.05, batch_size=32, seed=5, ema=0.8, **QUIET)
+    straight = bn_net()
+    fit(straight, tiny_dataset, **kwargs)
+    path = tmp_path / "run.pt"
+
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(bn_net(), tiny_dataset, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+    assert "ema" in torch.load(path, weights_only=True)["state"]
+    resumed = bn_net(seed=99)
+    fit(resumed, tiny_dataset, checkpoint=path, **kwargs)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    # a finished ema run loads as its averaged weights, untrained
+    again = bn_net(seed=7)
+    fit(again, tiny_dataset, checkpoint=path, **kwargs)
+    for a, b in zip(straight.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("change, setting", [
+    (dict(ema=0.9), "ema"), (dict(tta="flip"), "tta"), (dict(whiten="pca"), "whiten"),
+])
+def test_the_recipe_options_are_compared_on_resume(tiny_dataset, tmp_path, change, setting):
+    path = tmp_path / "run.pt"
+    train, val = tiny_dataset.split_off(64)
+    fit(bn_net(), train, val, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    with pytest.raises(CheckpointMismatchError, match=rf"\n  {setting}: saved '\(not set\)', now "):
+        fit(bn_net(), train, val, epochs=1, lr=0.05, checkpoint=path, **change, **QUIET)
+
+
+def test_a_checkpoint_saved_before_the_recipe_options_existed_is_still_found(tiny_dataset, tmp_path):
+    # Checkpoints from before ema/tta/whiten have none of these keys; a run that uses none of
+    # them must still match them (else every chapter's cached run would be refused).
+    path = tmp_path / "run.pt"
+    first = fit(bn_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    settings = torch.load(path, weights_only=True)["settings"]
+    assert not {"ema", "tta", "whiten", "whiten_frozen"} & settings.keys()
+    again = fit(bn_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, ema=None, tta=None,
+                whiten=None, whiten_frozen=False, **QUIET)
+    assert again.rows == first.rows
+
+
+def _patch_covariance(conv, images):
+    """Covariance of the conv's outputs over every patch position (an independent oracle)."""
+    with torch.no_grad():
+        out = conv(images).permute(1, 0, 2, 3).reshape(conv.out_channels, -1)
+    return torch.cov(out.double())
+
+
+@pytest.mark.parametrize("kind", ["zca", "pca"])
+def test_whiten_first_conv_decorrelates_the_patches(tiny_dataset, kind):
+    from cnnlib.train import whiten_first_conv
+
+    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
+    conv = nn.Conv2d(3, 12, 2)  # 3*2*2 = 12 patch dimensions: one filter each
+    whiten_first_conv(nn.Sequential(conv), x, kind=kind, eps=1e-6, patches=20_000)
+    cov = _patch_covariance(conv, x)
+    assert torch.allclose(cov, torch.eye(12, dtype=cov.dtype), atol=0.08)
+    with torch.no_grad():  # the bias removes the patch mean
+        assert conv(x).mean((0, 2, 3)).abs().max() < 0.05
+    if kind == "zca":  # ZCA's matrix is symmetric: filter i's weight on pixel j is filter j's on i
+        w = conv.weight.reshape(12, 12)
+        assert torch.allclose(w, w.T, atol=1e-4)
+
+
+def test_whiten_first_conv_uses_plus_and_minus_filters_or_the_strongest_ones(tiny_dataset):
+    from cnnlib.train import whiten_first_conv
+
+    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
+    wide = nn.Conv2d(3, 24, 2)
+    whiten_first_conv(wide, x, kind="pca")
+    assert torch.equal(wide.weight[12:], -wide.weight[:12])
+    narrow = nn.Conv2d(3, 4, 2)
+    whiten_first_conv(narrow, x, kind="pca", eps=1e-6, patches=20_000)
+    variances = _patch_covariance(narrow, x).diagonal()
+    assert torch.allclose(variances, torch.ones(4, dtype=variances.dtype), atol=0.08)
+    with pytest.raises(ValueError, match="unknown whitening 'svd'"):
+        whiten_first_conv(narrow, x, kind="svd")
+
+
+def test_fit_whitens_the_first_conv_frozen_or_trained(tiny_dataset):
+    from cnnlib.train import whiten_first_conv
+
+    frozen = bn_net()
+    history = fit(frozen, tiny_dataset, epochs=1, lr=0.05, batch_size=32, whiten="pca",
+                  whiten_frozen=True, augment=Augment(translate=2, flip=True), **QUIET)
+    reference = bn_net()  # whitened by hand on the same (unaugmented, normalised) images
+    loader = DeviceLoader(tiny_dataset, 256, device="cpu")
+    whiten_first_conv(reference, loader.normalise(tiny_dataset.images), kind="pca")
+    assert torch.allclose(frozen[0].weight, reference[0].weight, atol=1e-5)  # frozen: unchanged
+    assert not frozen[0].weight.requires_grad
+    assert history.settings["whiten"] == "pca" and history.settings["whiten_frozen"] is True
+    trained = bn_net()
+    fit(trained, tiny_dataset, epochs=1, lr=0.05, batch_size=32, whiten="pca", **QUIET)
+    assert not torch.allclose(trained[0].weight, reference[0].weight, atol=1e-3)
+    with pytest.raises(ValueError, match="feature tensors"):
+        fit(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), epochs=1, lr=0.1,
+            whiten="pca", **QUIET)

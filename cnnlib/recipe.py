@@ -1,0 +1,136 @@
+"""Named training recipes: a net builder and the ``fit`` settings that train it fast.
+
+A :class:`Recipe` is nothing but data: the keyword arguments of :func:`cnnlib.train.fit` and a
+function that builds its network, so a chapter can write ``RECIPES["airbench-cpu"].fit(model,
+train, test)`` and every setting still goes through ``fit``'s checkpoint comparison.
+
+The one recipe so far, ``"airbench-cpu"``, follows airbench (Keller Jordan, 2024: 94 % on
+CIFAR-10 in 2.59 s on an A100), cut down for a 2-core CPU:
+
+- a batch-normalised conv net of three blocks (conv, max-pool, BN, GELU, conv, BN, GELU), at
+  half airbench's widths (32-128-128 instead of 64-256-256: a quarter of the work per image);
+- a first layer that whitens 2x2 patches of the training images, frozen (``whiten="pca"``);
+- label smoothing 0.2, random flips and 2-pixel translations;
+- Nesterov SGD (momentum 0.9) with a warm-up and a linear decay to zero (``"onecycle"``);
+- an exponential moving average of the weights (``ema``) for evaluation;
+- flip test-time augmentation (``tta="flip"``).
+
+Which of these pay on a CPU is measured by ``bench/cifar10_cpu.py``; its docstring states the
+estimate behind the default budget (epochs, widths).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch import nn
+
+from .data import Augment
+from .train import History, fit
+
+__all__ = ["Recipe", "RECIPES", "airbench_net", "get_recipe"]
+
+
+# --------------------------------------------------------------------------------------
+# The airbench-like net
+
+def conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    """3x3 conv (no bias: batch norm's shift replaces it), batch norm, GELU."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU()]
+
+
+def block(c_in: int, c_out: int) -> nn.Sequential:
+    """conv, 2x2 max-pool, BN, GELU, then a second conv-BN-GELU: airbench's block. Pooling
+    right after the first conv makes that conv's BN and the second conv 4x cheaper."""
+    first, bn, act = conv_bn(c_in, c_out)
+    return nn.Sequential(first, nn.MaxPool2d(2), bn, act, *conv_bn(c_out, c_out))
+
+
+class Scale(nn.Module):
+    """Multiply by a constant: airbench divides its logits by 9 (a temperature), which keeps
+    the first steps' softmax from saturating."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def airbench_net(widths=(32, 128, 128), *, num_classes: int = 10, whiten_width: int = 24) -> nn.Sequential:
+    """An airbench-like BN conv net for 32x32 images (airbench94: ``widths=(64, 256, 256)``).
+
+    The first layer is a 2x2 conv with ``whiten_width`` outputs and no padding, sized for
+    ``fit(whiten="pca")``: 3x2x2 = 12 patch dimensions, each whitening filter and its negative.
+    """
+    layers = [nn.Conv2d(3, whiten_width, 2), nn.GELU()]
+    c_in = whiten_width
+    for width in widths:
+        layers.append(block(c_in, width))
+        c_in = width
+    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes, bias=False),
+               Scale(1 / 9)]
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------------------
+# Recipes
+
+@dataclass(frozen=True)
+class Recipe:
+    """A net builder and the ``fit`` keyword arguments that train it.
+
+    ``fit_kwargs()`` gives the settings as a dict (each one a ``fit`` argument);
+    ``fit(model, train, val, **changes)`` trains with them, ``changes`` overriding any.
+    """
+
+    name: str
+    build: Callable[[], nn.Module]
+    epochs: int
+    lr: float
+    batch_size: int = 512
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.2
+    augment: object = field(default_factory=lambda: Augment(translate=2, flip=True))
+    ema: float | None = 0.99
+    tta: str | None = "flip"
+    whiten: str | None = "pca"
+    whiten_frozen: bool = True
+
+    def fit_kwargs(self) -> dict:
+        """The recipe's ``fit`` keyword arguments (everything but ``name`` and ``build``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("name", "build")}
+
+    def replace(self, **changes) -> Recipe:
+        """A copy with some settings changed (a recipe is frozen: it never changes in place)."""
+        return dataclasses.replace(self, **changes)
+
+    def fit(self, model: nn.Module, train, val=None, **changes) -> History:
+        """``fit(model, train, val, **self.fit_kwargs() | changes)``."""
+        unknown = set(changes) - set(self.fit_kwargs()) - _OTHER_FIT_ARGUMENTS
+        if unknown:
+            raise ValueError(f"unknown fit settings {sorted(unknown)}; a recipe takes "
+                             f"{sorted(self.fit_kwargs())} and fit's {sorted(_OTHER_FIT_ARGUMENTS)}")
+        return fit(model, train, val, **{**self.fit_kwargs(), **changes})
+
+
+# fit arguments a recipe does not fix (where and how a run happens, not what it computes)
+_OTHER_FIT_ARGUMENTS = {"seed", "device", "checkpoint", "channels_last", "precision",
+                        "sync_batchnorm", "progress", "on_epoch_end", "optimizer"}
+
+RECIPES: dict[str, Recipe] = {
+    # Budget: bench/cifar10_cpu.py's docstring (about 15 minutes on a 2-core CPU for >= 90 %).
+    "airbench-cpu": Recipe("airbench-cpu", airbench_net, epochs=8, lr=0.4),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a clear error listing the others."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; the recipes are {sorted(RECIPES)}")
+    return RECIPES[name]

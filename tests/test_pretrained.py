@@ -1,0 +1,188 @@
+"""cnnlib.pretrained and tools/train_weights.py: train -> file + manifest -> verified load;
+a tampered file is refused; nothing is shipped yet and available() says how to make it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from cnnlib import pretrained
+from cnnlib.pretrained import (NETWORKS, Network, PretrainedError, WeightsMismatchError, available,
+                               fetch, load, read_manifest, train_network)
+from cnnlib.recipe import airbench_net
+from cnnlib.train import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_network(tiny_dataset, monkeypatch, tmp_path):
+    """A registry entry trained in seconds on the synthetic 4-class data (cache in tmp_path)."""
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    train, test = tiny_dataset.split_off(64)
+    network = Network("tiny", lambda: airbench_net((8, 8, 8), num_classes=4), dataset="tiny",
+                      data=lambda: (train, test), changes={"lr": 0.05, "epochs": 2, "batch_size": 32})
+    monkeypatch.setitem(NETWORKS, "tiny", network)
+    return network
+
+
+def test_the_repository_address_is_the_one_in_config_yml():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert pretrained.REPOSITORY_URL == config["repository"]["url"]
+    assert pretrained.BRANCH == config["repository"]["branch"]
+    assert pretrained.raw_url("MANIFEST.json") == f"{config['repository']['url']}/raw/main/weights/MANIFEST.json"
+
+
+def test_the_registry_holds_the_five_compact_nets_each_building_a_ten_class_net():
+    assert {"alexnet", "vgg11", "googlenet", "resnet18", "densenet_bc"} <= set(NETWORKS)
+    for name in ("alexnet", "vgg11", "googlenet", "resnet18", "densenet_bc"):
+        model = NETWORKS[name].build().eval()
+        assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10), name
+
+
+def test_the_recipe_whitens_the_first_conv_of_every_registered_net():
+    from cnnlib.train import whiten_first_conv
+
+    x = torch.randn(64, 3, 32, 32)
+    for name, network in NETWORKS.items():
+        model = network.build()
+        conv = whiten_first_conv(model, x, kind="pca", patches=2000)
+        assert conv.in_channels == 3 and torch.isfinite(conv.weight).all(), name
+
+
+def test_without_shipped_networks_available_says_how_to_make_them(tmp_path):
+    (tmp_path / "MANIFEST.json").write_text('{"networks": {}}')  # as weights/ is before make weights
+    shipped = available(tmp_path)
+    assert shipped == []
+    assert "no trained networks are shipped yet" in repr(shipped)
+    assert "make weights NET=resnet18" in repr(shipped)
+    with pytest.raises(PretrainedError, match=r"not shipped yet.*make weights NET=resnet18"):
+        load("resnet18", folder=tmp_path, device="cpu")
+    with pytest.raises(PretrainedError, match="no network called 'resnet19'"):
+        load("resnet19", device="cpu")
+
+
+def test_the_shipped_files_are_the_manifests_and_within_the_size_limit():
+    # Nothing is shipped until `make weights` has run; from then on every file must verify.
+    folder = ROOT / "weights"
+    manifest = read_manifest(folder)
+    assert sorted(p.name for p in folder.glob("*.pt")) == sorted(e["file"] for e in manifest.values())
+    assert sum(e["bytes"] for e in manifest.values()) <= pretrained.MAX_TOTAL_BYTES
+    for name, entry in manifest.items():
+        assert pretrained.sha256(folder / entry["file"]) == entry["sha256"], name
+    assert available() == sorted(manifest)
+
+
+def test_train_store_and_load_round_trip_with_history_and_metadata(tiny_network, tmp_path):
+    folder = tmp_path / "weights"
+    lines = []
+    entry = train_network("tiny", folder, device="cpu", progress=False, log=lines.append)
+    assert [line.split(":")[1].split()[0] for line in lines] == ["trained", "evaluated", "saved"]
+    manifest = read_manifest(folder)
+    assert manifest["tiny"] == entry and len(entry["sha256"]) == 64
+    assert available(folder) == ["tiny"]
+
+    model, history, meta = load("tiny", folder=folder, device="cpu")
+    assert not model.training
+    assert history["epoch"] == [1, 2]
+    for key in ("dataset", "train_images", "test_images", "recipe", "settings", "epochs", "test_acc",
+                "training_seconds", "device", "cnnlib_version", "storage", "mean", "std"):
+        assert key in meta, key
+    assert meta["dataset"] == "tiny" and meta["train_images"] == 192 and meta["epochs"] == 2
+    assert meta["recipe"] == "airbench-cpu" and meta["settings"]["ema"] == "0.99"
+    _, test = tiny_network.load_data()
+    from cnnlib.data import DeviceLoader
+    loader = DeviceLoader(test, 500, device="cpu", mean=meta["mean"], std=meta["std"])
+    result = evaluate(model, loader, device="cpu", precision="fp32", tta="flip")
+    assert result["acc"] == pytest.approx(meta["test_acc"])  # the stored weights' accuracy
+
+
+def test_fp16_storage_only_when_the_accuracy_stays_within_a_tenth_of_a_point(tiny_network, tmp_path,
+                                                                              monkeypatch):
+    entry = train_network("tiny", tmp_path / "a", device="cpu", progress=False, log=lambda s: None)
+    saved = torch.load(tmp_path / "a" / entry["file"], weights_only=True)
+    # on this tiny task fp16 changes no prediction: stored as fp16
+    assert entry["storage"] == "fp16" and saved["state"]["0.weight"].dtype == torch.float16
+    assert saved["meta"]["test_acc"] == saved["meta"]["test_acc_fp32"]
+    monkeypatch.setattr(pretrained, "FP16_TOLERANCE", -1.0)  # no difference is small enough
+    entry = train_network("tiny", tmp_path / "b", device="cpu", progress=False, log=lambda s: None)
+    saved = torch.load(tmp_path / "b" / entry["file"], weights_only=True)
+    assert entry["storage"] == "fp32" and saved["state"]["0.weight"].dtype == torch.float32
+
+
+def test_a_tampered_or_missing_file_is_refused_naming_it_and_the_way_out(tiny_network, tmp_path):
+    folder = tmp_path / "weights"
+    entry = train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    path = folder / entry["file"]
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsMismatchError) as err:
+        load("tiny", folder=folder, device="cpu")
+    message = str(err.value)
+    assert str(path) in message and "SHA-256" in message
+    assert "git checkout -- weights/tiny.pt" in message and "make weights NET=tiny" in message
+    path.unlink()
+    with pytest.raises(PretrainedError, match="listed in the manifest but missing"):
+        load("tiny", folder=folder, device="cpu")
+
+
+def test_loading_reads_weights_only(tiny_network, tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    load("tiny", folder=folder, device="cpu")
+    assert calls and all(k.get("weights_only") is True for k in calls)
+
+
+def test_the_folder_stays_under_its_size_limit(tiny_network, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "MAX_TOTAL_BYTES", 1000)
+    with pytest.raises(PretrainedError, match="over the 0 MB the repository allows"):
+        train_network("tiny", tmp_path / "w", device="cpu", progress=False, log=lambda s: None)
+    assert not (tmp_path / "w" / "tiny.pt").exists() and read_manifest(tmp_path / "w") == {}
+
+
+def test_a_pip_installed_cnnlib_fetches_the_files_from_the_repository(tiny_network, tmp_path):
+    remote = tmp_path / "remote"  # stands for the repository's weights/ folder
+    train_network("tiny", remote, device="cpu", progress=False, log=lambda s: None)
+    local = tmp_path / "local"
+    assert fetch("tiny", local, base=remote.as_uri())
+    model, _, meta = load("tiny", folder=local, device="cpu")
+    assert meta["name"] == "tiny"
+    assert not fetch("tiny", tmp_path / "nowhere", base=(tmp_path / "missing").as_uri())
+
+
+def test_cnnlib_retrain_trains_the_network_into_the_cache(tiny_network, tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_RETRAIN", "1")
+    model, history, meta = load("tiny", device="cpu")
+    assert len(history) == 2 and not model.training
+    assert (tmp_path / "cache" / "weights-trained" / "tiny.pt").exists()
+
+
+def test_make_weights_smoke_trains_stores_and_verifies_end_to_end(tmp_path):
+    out = tmp_path / "weights"
+    env = {**os.environ, "CNNLIB_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "--smoke",
+                             "resnet18", "--out", str(out)], capture_output=True, text=True,
+                            env=env, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for step in ("resnet18: trained in", "resnet18: evaluated in", "resnet18: saved in"):
+        assert step in result.stdout
+    model, history, meta = load("resnet18", folder=out, device="cpu")
+    assert meta["smoke"] and meta["train_images"] == 256 and len(history) == 1
+    (out / "resnet18.pt").write_bytes((out / "resnet18.pt").read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(WeightsMismatchError, match="resnet18.pt"):
+        load("resnet18", folder=out, device="cpu")
+
+
+def test_train_weights_refuses_an_unknown_network(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "resnet19",
+                             "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 2 and "resnet19" in result.stderr and "resnet18" in result.stderr

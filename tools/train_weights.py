@@ -1,0 +1,49 @@
+"""Train the book's networks and store them in weights/ (``make weights``).
+
+    python tools/train_weights.py --all                 # every network of cnnlib.pretrained
+    python tools/train_weights.py resnet18 vgg11        # some of them
+    python tools/train_weights.py --smoke resnet18 --out /tmp/w   # the whole path in seconds
+
+Each network is trained through ``fit`` with its recipe (``cnnlib.recipe``) on all its training
+images, evaluated on all its test images, and written with its History and metadata to
+``<out>/<name>.pt`` plus its SHA-256 in ``<out>/MANIFEST.json``
+(:func:`cnnlib.pretrained.train_network`). The time each step took is printed. An interrupted
+run resumes from its checkpoint in the cache (``weights-runs``); a changed recipe is refused
+there with the checkpoint's usual message (delete the checkpoint to retrain).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from cnnlib.pretrained import NETWORKS, train_network  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"networks to train, of {sorted(NETWORKS)}")
+    parser.add_argument("--all", action="store_true", help="train every network")
+    parser.add_argument("--out", type=Path, default=ROOT / "weights", help="folder (default: weights/)")
+    parser.add_argument("--smoke", action="store_true", help="toy size: 256 images, one epoch")
+    parser.add_argument("--device", default=None, help="default: the fastest available")
+    args = parser.parse_args(argv)
+    names = sorted(NETWORKS) if args.all else args.names
+    unknown = [n for n in names if n not in NETWORKS]
+    if not names or unknown:
+        parser.error(f"name networks to train (unknown: {unknown}) or pass --all; the networks "
+                     f"are {sorted(NETWORKS)}")
+    start = time.perf_counter()
+    for name in names:
+        train_network(name, args.out, smoke=args.smoke, device=args.device,
+                      progress=sys.stderr.isatty())
+    print(f"all {len(names)} networks done in {time.perf_counter() - start:.1f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
