@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 
 import torch
 
 from .data.cache import offline_dir
+from .data.datasets import OfflineSplitWarning
 from .runtime import cache_dir, checkpoint_path, get_profile
 
 __all__ = ["glue", "setup", "checkpoint_path"]
@@ -52,4 +54,28 @@ def setup(chapter: str = ""):
     print(f"{chapter + ': ' if chapter else ''}{profile}")
     print(f"torch {torch.__version__}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs; data: {source}; cache: {cache_dir()}")
+    show_data_notes_as_lines()
     return profile
+
+
+def show_data_notes_as_lines() -> None:
+    """Show :class:`~cnnlib.data.datasets.OfflineSplitWarning` as one printed ``Note: ...`` line,
+    once per message; every other warning as before.
+
+    Python's warning line starts with the file and line of the call, which in a notebook is a
+    temporary path (``/tmp/ipykernel_.../123.py:4: UserWarning: ...``): junk on a book page.
+    """
+    shown = warnings.showwarning
+    if getattr(shown, "_cnnlib_notes", False):
+        return  # already installed (setup was called twice)
+    printed: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, OfflineSplitWarning):
+            return shown(message, category, filename, lineno, file, line)
+        if str(message) not in printed:
+            printed.add(str(message))
+            print(f"Note: {message}")
+
+    show._cnnlib_notes = True
+    warnings.showwarning = show
