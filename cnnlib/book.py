@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import textwrap
 import warnings
 
 import torch
@@ -59,8 +60,8 @@ def setup(chapter: str = ""):
 
 
 def show_data_notes_as_lines() -> None:
-    """Show :class:`~cnnlib.data.datasets.OfflineSplitWarning` as one printed ``Note: ...`` line,
-    once per message; every other warning as before.
+    """Show :class:`~cnnlib.data.datasets.OfflineSplitWarning` as one printed ``Note: ...`` paragraph
+    (lines of at most 79 characters), once per message; every other warning as before.
 
     Python's warning line starts with the file and line of the call, which in a notebook is a
     temporary path (``/tmp/ipykernel_.../123.py:4: UserWarning: ...``): junk on a book page.
@@ -75,7 +76,7 @@ def show_data_notes_as_lines() -> None:
             return shown(message, category, filename, lineno, file, line)
         if str(message) not in printed:
             printed.add(str(message))
-            print(f"Note: {message}")
+            print(textwrap.fill(f"Note: {message}", 79))  # as wide as the book's column
 
     show._cnnlib_notes = True
     warnings.showwarning = show
