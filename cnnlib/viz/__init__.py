@@ -1,8 +1,11 @@
 """Seeing what a CNN has learned: filters, Gabor filters, activations, patches, embeddings,
 occlusion and saliency.
 
-Taught in chapter 13 ("What does a CNN learn?"). One small module per idea, each usable on your
-own model:
+Taught in chapter 13 ("What does a CNN learn?"), except ``conv_figures`` (chapter 1) and
+``histograms`` (chapter 4). One small module per idea, each usable on your own model:
+
+- ``conv_figures`` the convolution drawn: cross-correlation, padding/stride, 1x1 convs, pooling
+- ``histograms``  per-layer histograms of activations and their gradients
 
 - ``filters``     first-layer weights drawn as a colour grid
 - ``gabor``       skimage's arguments mapped to the Gabor equation, a likeness score, figures
