@@ -18,8 +18,9 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.pretrained`` the book's trained networks (``weights/``, ``make weights``)
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10
 - ``cnnlib.adapt``    ADDA and CycleGAN (MNIST-M lives in ``cnnlib.data``)         chapters 11-12
-- ``cnnlib.viz``      filters, Gabor, activations, embeddings, occlusion, saliency  chapter 13
-  (``cnnlib.viz.schematics``: the ADDA and CycleGAN diagrams of chapters 11-12)
+- ``cnnlib.viz``      the convolution drawn (chapter 1), activation/gradient histograms
+  (chapter 4), schematics of ADDA and CycleGAN (chapters 11-12), filters, Gabor,
+  activations, embeddings, occlusion, saliency                                  chapter 13
 - ``cnnlib.book``     small helpers for the notebooks (glue, set-up banner)
 - ``cnnlib.exercises`` checks that tell a student what is wrong                     every chapter
 """

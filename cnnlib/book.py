@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import platform
 import textwrap
+import warnings
 
 import torch
 
 from .data.cache import offline_dir
+from .data.datasets import OfflineSplitWarning
 from .runtime import checkpoint_path, get_profile
 
 __all__ = ["glue", "setup", "checkpoint_path"]
@@ -76,4 +78,28 @@ def setup(chapter: str = ""):
     ]
     for line in lines:
         print(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="  ", break_on_hyphens=False))
+    show_data_notes_as_lines()
     return profile
+
+
+def show_data_notes_as_lines() -> None:
+    """Show :class:`~cnnlib.data.datasets.OfflineSplitWarning` as one printed ``Note: ...`` paragraph
+    (lines of at most 79 characters), once per message; every other warning as before.
+
+    Python's warning line starts with the file and line of the call, which in a notebook is a
+    temporary path (``/tmp/ipykernel_.../123.py:4: UserWarning: ...``): junk on a book page.
+    """
+    shown = warnings.showwarning
+    if getattr(shown, "_cnnlib_notes", False):
+        return  # already installed (setup was called twice)
+    printed: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, OfflineSplitWarning):
+            return shown(message, category, filename, lineno, file, line)
+        if str(message) not in printed:
+            printed.add(str(message))
+            print(textwrap.fill(f"Note: {message}", 79))  # as wide as the book's column
+
+    show._cnnlib_notes = True
+    warnings.showwarning = show

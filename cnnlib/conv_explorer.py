@@ -3,11 +3,14 @@
 Taught in chapter 1 ("Designing conv layers"). ``draw_windows(W, F, S, P)`` draws one row of a
 padded input and every position of the window; cells no window reaches (the input does not tile)
 are marked in red. ``conv_explorer()`` puts sliders on the four numbers. Widgets do not run on a
-static HTML page, so the chapter also shows ``draw_windows`` figures.
+static HTML page, so the chapter also shows ``draw_windows`` figures, and
+``explorer_gif(states)`` plays a list of slider settings as an animated GIF (an image the HTML
+page shows).
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.patches import Rectangle
 
 from .shapes import conv_output_size, tiles
@@ -56,3 +59,34 @@ def conv_explorer(W: int = 11, F: int = 3, S: int = 2, P: int = 1):
         S=widgets.IntSlider(value=S, min=1, max=5, description="S (stride)"),
         P=widgets.IntSlider(value=P, min=0, max=5, description="P (padding)"),
     )
+
+
+def explorer_gif(states, path, *, seconds_per_state: float = 1.5, figsize=(7.5, 2.6)):
+    """Save the explorer's figure for each ``(W, F, S, P)`` in ``states`` as an animated GIF.
+
+    One frame per state, drawn by :func:`draw_windows` (matplotlib's ``PillowWriter``), so a
+    page that cannot run the widget still shows what the sliders do. Returns ``path``; show it
+    with ``IPython.display.Image(filename=path)``.
+    """
+    states = [tuple(int(v) for v in state) for state in states]
+    if not states:
+        raise ValueError("explorer_gif needs at least one (W, F, S, P) state")
+    for W, F, S, P in states:
+        if F > W + 2 * P:
+            raise ValueError(f"state (W={W}, F={F}, S={S}, P={P}): the window is wider than the "
+                             f"padded input ({W + 2 * P}); use a smaller F or more padding")
+    fig, ax = plt.subplots(figsize=figsize)
+
+    def frame(i):
+        ax.clear()
+        draw_windows(*states[i], ax=ax)
+        # fixed limits: every frame as wide as the widest state, so the picture does not jump
+        ax.set_xlim(-0.5, widest + 1.5)
+        ax.set_ylim(-1.3 - 0.28 * deepest, 1.6)
+
+    widest = max(W + 2 * P for W, _, _, P in states)
+    deepest = max(conv_output_size(*state) for state in states)
+    animation = FuncAnimation(fig, frame, frames=len(states))
+    animation.save(path, writer=PillowWriter(fps=1 / seconds_per_state))
+    plt.close(fig)
+    return path

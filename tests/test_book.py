@@ -72,3 +72,27 @@ def test_the_old_name_of_checkpoint_path_is_the_runtime_one():
     from cnnlib import runtime
 
     assert book.checkpoint_path is runtime.checkpoint_path  # chapters of older checkouts use it
+
+
+def test_offline_data_notes_print_as_one_line_without_a_path(monkeypatch, capsys, tmp_path):
+    import warnings
+
+    from cnnlib.data import OfflineSplitWarning
+
+    others = []  # what the previous showwarning gets: every other warning, unchanged
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *args: others.append(message))
+    monkeypatch.setenv("CNNLIB_DATA", str(tmp_path))
+    book.setup("Chapter 3")
+    book.setup("Chapter 3")  # a second call installs nothing twice
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        for _ in range(2):  # the same note, e.g. from loading 'train' and then 'test'
+            warnings.warn("offline split", OfflineSplitWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        warnings.warn("word " * 40, OfflineSplitWarning, stacklevel=1)
+    captured = capsys.readouterr()
+    first, *long_note = captured.out.splitlines()
+    assert first == "Note: offline split"
+    assert len(long_note) > 1 and all(len(line) <= 79 for line in long_note)
+    assert [str(m) for m in others] == ["something else"]

@@ -35,3 +35,19 @@ def test_the_explorer_has_a_slider_per_number():
     values = {child.description.split()[0]: child.value for child in widget.children[:-1]}
     assert values == {"W": 11, "F": 3, "S": 2, "P": 1}
     plt.close("all")
+
+
+def test_explorer_gif_has_one_frame_per_state(tmp_path):
+    from PIL import Image
+
+    from cnnlib.conv_explorer import explorer_gif
+
+    states = [(7, 3, 1, 1), (7, 3, 2, 0), (8, 3, 2, 0)]
+    path = explorer_gif(states, tmp_path / "explorer.gif")
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == len(states)
+    import pytest
+
+    with pytest.raises(ValueError, match="wider than the padded input"):
+        explorer_gif([(3, 7, 1, 0)], tmp_path / "bad.gif")

@@ -14,12 +14,14 @@
 Taught in chapter 1 (the experiment) and used by every chapter that trains.
 """
 from .augment import Augment, Augmentation, Compose, random_flip, random_translate
-from .datasets import DATASETS, DataCorruptError, DataUnavailableError, ImageDataset
+from .datasets import (DATASETS, DataCorruptError, DataUnavailableError, ImageDataset,
+                       OfflineSplitWarning)
 from .loader import DeviceLoader
 from .registry import load_dataset
 from .stats import normalise
 
 __all__ = [
+    "OfflineSplitWarning",
     "DATASETS",
     "Augment",
     "Augmentation",

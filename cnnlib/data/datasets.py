@@ -27,6 +27,13 @@ import torch
 
 from ..runtime import cache_dir, writable_cache_dir
 from .cache import cache_path, folder_key, offline_dir, read_cache, write_cache
+
+
+class OfflineSplitWarning(UserWarning):
+    """Offline MNIST: 'train' and 'test' are a fixed split of the official test images.
+
+    A note about where the data came from, not a mistake of the caller; ``cnnlib.book.setup``
+    shows it in a notebook as one line, without the warning's file and line."""
 from .stats import channel_stats, normalise
 
 DIGITS = [str(d) for d in range(10)]
@@ -150,7 +157,7 @@ def load_files(name: str, split: str = "train", *, download: bool = True) -> Ima
             "Offline MNIST has only the 10,000 official test images: 'train' and 'test' are a fixed "
             f"split of them ({MNIST_OFFLINE_TRAIN:,} / {10000 - MNIST_OFFLINE_TRAIN:,}, seed "
             f"{MNIST_OFFLINE_SEED}). Online, the full 60,000/10,000 MNIST is downloaded instead.",
-            stacklevel=3)
+            OfflineSplitWarning, stacklevel=3)
     return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], list(data["classes"]),
                         name, split, data["source"], (data["mean"], data["std"]))
 

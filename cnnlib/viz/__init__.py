@@ -1,8 +1,13 @@
 """Seeing what a CNN has learned: filters, Gabor filters, activations, patches, embeddings,
 occlusion and saliency.
 
-Taught in chapter 13 (``schematics``: chapters 11 and 12) ("What does a CNN learn?"). One small module per idea, each usable on your
-own model:
+Taught in chapter 13 ("What does a CNN learn?"), except ``conv_figures`` (chapter 1),
+``histograms`` (chapter 4) and ``schematics`` (chapters 11 and 12). One small module per idea,
+each usable on your own model:
+
+- ``conv_figures`` the convolution drawn: cross-correlation, padding/stride, 1x1 convs, pooling
+- ``histograms``  per-layer histograms of activations and their gradients
+- ``schematics``  ADDA's three stages and CycleGAN's generators, discriminators and cycle
 
 - ``filters``     first-layer weights drawn as a colour grid
 - ``gabor``       skimage's arguments mapped to the Gabor equation, a likeness score, figures
@@ -10,7 +15,6 @@ own model:
 - ``patches``     the data set patches that excite a unit most (Zeiler & Fergus)
 - ``embedding``   penultimate-layer codes, t-SNE (scikit-learn), thumbnail maps
 - ``attribution`` ``Saliency`` and ``Occlusion``, shaped like captum's
-- ``schematics``  block diagrams of ADDA's three stages and of CycleGAN
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
