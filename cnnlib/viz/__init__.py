@@ -10,9 +10,11 @@ own model:
 - ``patches``     the data set patches that excite a unit most (Zeiler & Fergus)
 - ``embedding``   penultimate-layer codes, t-SNE (scikit-learn), thumbnail maps
 - ``attribution`` ``Saliency`` and ``Occlusion``, shaped like captum's
+- ``architecture`` diagrams of a model's layers, branches and shortcuts (chapters 6-9)
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
+from .architecture import diagram, draw_architecture
 from .attribution import Occlusion, Saliency, TargetError, saliency_map
 from .embedding import codes, plot_embedding, thumbnail_map, tsne
 from .filters import colour_fraction, filter_grid, show_filters
@@ -21,6 +23,7 @@ from .gabor import (gabor, gabor_explorer, gabor_likeness, show_gabor_family, sh
 from .patches import top_patches, show_top_patches
 
 __all__ = [
+    "diagram", "draw_architecture",
     "SparsityTracker", "activations", "channel_max", "dead_channels", "relu_layers",
     "show_feature_maps", "sparsity", "Occlusion", "Saliency", "TargetError", "saliency_map", "codes",
     "plot_embedding", "thumbnail_map", "tsne", "colour_fraction", "filter_grid", "show_filters", "gabor",
