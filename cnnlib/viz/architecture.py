@@ -257,7 +257,7 @@ def _place(nodes: list[Node]) -> None:
     of its first source, unless that source already feeds a node there (a branch: the next
     column to the right). A join goes back to the leftmost column of its sources."""
     users: dict[int, int] = {}
-    for i, node in enumerate(_shortcuts_last(nodes), start=1):
+    for node in _shortcuts_last(nodes):
         node.level = 1 + max(nodes[s].level for s in node.sources)
         if node.kind in (ADD, CONCAT):
             node.lane = min(nodes[s].lane for s in node.sources)
@@ -376,7 +376,7 @@ def _draw(d: Diagram, ax, title, rows):
         fig = ax.figure
     font = max(6.0, 9 * scale)
 
-    for i, node in enumerate(d.nodes):
+    for node in d.nodes:
         x, y = centre(node)
         if node.kind in (ADD, CONCAT):
             ax.add_patch(Circle((x, y), JOIN_R, fc="white", ec="black", lw=1, zorder=3))
