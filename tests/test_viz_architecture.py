@@ -138,3 +138,15 @@ def test_the_diagram_leaves_the_model_and_random_stream_alone():
     assert torch.equal(torch.rand(3), expected)
     assert model.training
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_shortcuts_go_around_the_boxes_in_their_way_and_only_those():
+    from cnnlib.viz.architecture import _is_skip
+
+    basic = diagram(BasicBlock(8, 8), (8, 4, 4), hide=["BatchNorm2d", "ReLU"])
+    add = next(i for i, n in enumerate(basic.nodes) if n.kind == "add")
+    assert _is_skip(basic, 0, add)  # the identity passes conv1 and conv2
+    inception = diagram(_inception(), (192, 28, 28), hide=["BatchNorm2d"])
+    join = next(i for i, n in enumerate(inception.nodes) if n.kind == "concat")
+    branch1 = next(i for i, n in enumerate(inception.nodes) if n.name == "branch1.conv")
+    assert not _is_skip(inception, branch1, join)  # nothing in between: straight down

@@ -305,7 +305,10 @@ def _is_skip(d: Diagram, s: int, t: int, rows: int | None = None) -> bool:
     """An edge that jumps over boxes in its own column: drawn around them, on the right."""
     a, b = d.nodes[s], d.nodes[t]
     same_column = rows is None or a.level // rows == b.level // rows
-    return a.lane == b.lane and b.level - a.level > 1 and same_column
+    if a.lane != b.lane or b.level - a.level < 2 or not same_column:
+        return False
+    # only when a box really stands in the way (Inception's 1x1 branch goes straight down)
+    return any(n.lane == a.lane and a.level < n.level < b.level for n in d.nodes)
 
 
 def _rails(d: Diagram) -> dict[int, int]:
