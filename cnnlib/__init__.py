@@ -16,7 +16,8 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.memory``, ``cnnlib.compact``  activation memory; the compact CIFAR nets  chapters 8-9
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10
 - ``cnnlib.adapt``    ADDA and CycleGAN (MNIST-M lives in ``cnnlib.data``)         chapters 11-12
-- ``cnnlib.viz``      filters, Gabor, activations, embeddings, occlusion, saliency  chapter 13
+- ``cnnlib.viz``      filters, Gabor, activations, embeddings, occlusion, saliency  chapter 13;
+  architecture diagrams drawn from the model (``cnnlib.viz.architecture``)      chapters 6-9
 - ``cnnlib.book``     small helpers for the notebooks (glue, set-up banner)
 - ``cnnlib.exercises`` checks that tell a student what is wrong                     every chapter
 """
