@@ -19,8 +19,9 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10
 - ``cnnlib.adapt``    ADDA and CycleGAN (MNIST-M lives in ``cnnlib.data``)         chapters 11-12
 - ``cnnlib.viz``      the convolution drawn (chapter 1), activation/gradient histograms
-  (chapter 4), schematics of ADDA and CycleGAN (chapters 11-12), filters, Gabor,
-  activations, embeddings, occlusion, saliency                                  chapter 13
+  (chapter 4), architecture diagrams drawn from the model (chapters 6-9), schematics of
+  ADDA and CycleGAN (chapters 11-12), filters, Gabor, activations, embeddings, occlusion,
+  saliency                                                                       chapter 13
 - ``cnnlib.book``     small helpers for the notebooks (glue, set-up banner)
 - ``cnnlib.exercises`` checks that tell a student what is wrong                     every chapter
 """

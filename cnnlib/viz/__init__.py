@@ -15,9 +15,11 @@ each usable on your own model:
 - ``patches``     the data set patches that excite a unit most (Zeiler & Fergus)
 - ``embedding``   penultimate-layer codes, t-SNE (scikit-learn), thumbnail maps
 - ``attribution`` ``Saliency`` and ``Occlusion``, shaped like captum's
+- ``architecture`` diagrams of a model's layers, branches and shortcuts (chapters 6-9)
 """
 from .activations import (SparsityTracker, activations, channel_max, dead_channels, relu_layers,
                           show_feature_maps, sparsity)
+from .architecture import diagram, draw_architecture
 from .attribution import Occlusion, Saliency, TargetError, saliency_map
 from .embedding import codes, plot_embedding, thumbnail_map, tsne
 from .filters import colour_fraction, filter_grid, show_filters
@@ -27,6 +29,7 @@ from .patches import top_patches, show_top_patches
 from .schematics import adda_stages, cyclegan_diagram
 
 __all__ = [
+    "diagram", "draw_architecture",
     "SparsityTracker", "activations", "channel_max", "dead_channels", "relu_layers",
     "show_feature_maps", "sparsity", "Occlusion", "Saliency", "TargetError", "saliency_map", "codes",
     "plot_embedding", "thumbnail_map", "tsne", "colour_fraction", "filter_grid", "show_filters", "gabor",
