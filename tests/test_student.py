@@ -493,3 +493,16 @@ def test_one_wrong_answer_fails_exactly_its_check_and_says_how(executed, path):
     assert failed == [number], [(c.source[:200], _errors(c) and _errors(c)[0].evalue) for c in checks]
     [error] = _errors(checks[number - 1])
     assert error.ename == "AssertionError" and error.evalue.startswith("✘ "), error.evalue
+
+
+def test_readme_points_table_matches_the_chapters():
+    """README's "Points" table for instructors is the chapters' nbgrader metadata, chapter by chapter."""
+    readme = (ROOT / "README.md").read_text()
+    table = re.findall(r"^\| (\d+) [^|]+\| (\d+) \| ([\d + ]+) \| (\d+) \|$", readme, re.M)
+    assert len(table) == len(CHAPTERS)
+    for path, (number, exercises, points, total) in zip(CHAPTERS, table):
+        assert path.name.startswith(f"{int(number):02d}_")
+        graded = [c.metadata["nbgrader"]["points"] for c in read(path).cells
+                  if c.metadata.get("nbgrader", {}).get("grade")]
+        assert (int(exercises), [int(p) for p in points.split("+")], int(total)) == \
+            (len(graded), graded, sum(graded)), f"README's row for {path.name}"
