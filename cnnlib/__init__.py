@@ -15,6 +15,7 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.models``   every network of the book, one family per file                chapters 2, 6-12
 - ``cnnlib.memory``, ``cnnlib.compact``  activation memory; the compact CIFAR nets  chapters 8-9
 - ``cnnlib.recipe``   a named fast recipe: fit settings + an airbench-like net        README
+  (``cnnlib.weight_average``: its moving average of the weights)
 - ``cnnlib.pretrained`` the book's trained networks (``weights/``, ``make weights``)
 - ``cnnlib.transfer`` feature extraction and fine-tuning                            chapter 10
 - ``cnnlib.adapt``    ADDA and CycleGAN (MNIST-M lives in ``cnnlib.data``)         chapters 11-12

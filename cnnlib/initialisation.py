@@ -37,6 +37,7 @@ __all__ = [
     "activation_stats",
     "random_patches",
     "zca_whitening",
+    "whiten_first_conv",
     "kmeans_filters",
     "gabor",
     "gabor_bank",
@@ -341,3 +342,44 @@ def freeze(model: nn.Module, *, trainable: Iterable[str] = ()) -> nn.Module:
         if name not in trainable:
             _freeze_whole(child)
     return model
+
+
+@torch.no_grad()
+def whiten_first_conv(model: nn.Module, images: torch.Tensor, *, kind: str = "pca",
+                      eps: float = 5e-4, frozen: bool = False, patches: int = 10_000,
+                      seed: int = 0) -> nn.Conv2d:
+    """Make the first conv of ``model`` a whitening of the training images' patches.
+
+    ``images``: normalised training images (N, C, H, W), as the net sees them. The patches of
+    the conv's kernel size get covariance Σ = U diag(λ) Uᵀ; the filters are the rows of the
+    whitening matrix of :func:`cnnlib.initialisation.zca_whitening` (``"pca"``: u_k/√(λ_k+ε),
+    strongest directions first; ``"zca"``: the rows of U diag(1/√(λ+ε)) Uᵀ), so the layer's
+    outputs are decorrelated with unit variance from the first step. Why: the first layer's
+    job is largely to undo the strong correlations between neighbouring pixels; doing it by
+    linear algebra spares the net steps (airbench's first layer is exactly this, frozen).
+    With at least twice as many channels as patch dimensions each filter also comes as its
+    negative (after a ReLU both signs survive); with fewer channels, the first ones are used;
+    channels beyond them keep their random weights. The bias (if any) subtracts the patch mean.
+    ``frozen=True`` keeps the filters fixed (``requires_grad=False``; the bias still trains).
+    """
+    if kind not in ("zca", "pca"):
+        raise ValueError(f"unknown whitening {kind!r}; use 'zca', 'pca' or None")
+    conv = first_conv(model)
+    if conv.groups != 1 or conv.in_channels != images.shape[1]:
+        raise ValueError(f"the first conv takes {conv.in_channels} channels (groups={conv.groups}) "
+                         f"but the images have {images.shape[1]}: whitening needs a plain conv "
+                         "on the images")
+    size = conv.kernel_size[0]
+    if conv.kernel_size[1] != size:
+        raise ValueError(f"whitening needs a square first-conv kernel, got {conv.kernel_size}")
+    x = random_patches(images.float().cpu(), size, patches, seed=seed).reshape(patches, -1)
+    w, mean = zca_whitening(x, eps, zca=kind == "zca")
+    filters = w.T.flip(0) if kind == "pca" else w.T  # eigh sorts ascending: strongest first
+    if conv.out_channels >= 2 * len(filters):
+        filters = torch.cat([filters, -filters])
+    n = min(len(filters), conv.out_channels)
+    conv.weight[:n] = filters[:n].reshape(n, *conv.weight.shape[1:]).to(conv.weight)
+    if conv.bias is not None:
+        conv.bias[:n] = -(filters[:n] @ mean).to(conv.bias)
+    conv.weight.requires_grad_(not frozen)
+    return conv

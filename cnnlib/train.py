@@ -38,15 +38,17 @@ from .checkpoint import (NOT_COMPARED, CheckpointError, CheckpointMismatchError,
                          stable_repr)
 from . import distributed
 from .data.loader import DeviceLoader
+from .data.tensors import TensorLoader, is_features
 from .history import History
 from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
                         resolve_precision, speed_up_cuda, use_channels_last)
 from .runtime import describe_device, get_device, seed_everything
+from .weight_average import WeightAverage, check_ema
 
 __all__ = ["fit", "evaluate", "forever", "History", "CheckpointError", "CheckpointMismatchError",
            "model_fingerprint", "data_fingerprint", "save_checkpoint", "load_checkpoint",
            "load_weights", "TensorLoader", "as_loader", "autocast_dtype", "make_schedule",
-           "make_optimizer", "NOT_COMPARED", "WeightAverage", "whiten_first_conv"]
+           "make_optimizer", "NOT_COMPARED", "WeightAverage"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s", "lr")
 
@@ -116,55 +118,7 @@ def make_optimizer(model: nn.Module, kind, lr: float, momentum: float, weight_de
 
 
 # --------------------------------------------------------------------------------------
-# Data: image data sets and feature tensors
-
-class TensorLoader:
-    """Batches of a ``(features, labels)`` pair of tensors, made on ``device``.
-
-    For training on stored features (float, any shape N×...): they are used as they are, with
-    no normalisation or augmentation. Shuffling follows ``DeviceLoader``'s rule (a generator
-    seeded by ``seed`` and the epoch), so epoch *k* is the same whenever it is replayed.
-    """
-
-    stats = None  # nothing to normalise
-
-    def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int = 256, *,
-                 shuffle: bool = False, device=None, seed: int = 0, drop_last: bool = False,
-                 channels_last: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else get_device()
-        self.features = features.to(self.device)
-        if channels_last and features.dim() == 4:
-            self.features = self.features.contiguous(memory_format=torch.channels_last)
-        self.labels = labels.long().to(self.device)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(n, generator=generator).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            yield self.features[index], self.labels[index]
-        self.epoch += 1
-
-
-def is_features(data) -> bool:
-    """Whether ``data`` is feature tensors (a pair or a ``TensorLoader``) rather than images."""
-    return isinstance(data, (tuple, list, TensorLoader))
-
+# Data: image data sets (DeviceLoader) and feature tensors (cnnlib.data.tensors)
 
 def as_loader(data, batch_size, *, train: bool, device, augment=None, seed=0, stats=None,
               channels_last=False):
@@ -304,106 +258,10 @@ def check_tta(tta) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The recipe options: a moving average of the weights, a whitened first layer
-
-class WeightAverage:
-    """An exponential moving average (EMA) of a model's weights, updated after every step.
-
-    Why: late in training SGD jitters around a good point; the average of the last few hundred
-    steps sits nearer its middle and usually tests a little better than the last step (airbench
-    uses the same idea as "lookahead"). ``decay`` is the weight kept per step: 0.99 averages
-    over about the last 100 steps. Early on the average would be dominated by the random
-    initial weights, so the decay used at update t is min(decay, (1 + t) / (10 + t)).
-    Every floating-point entry of the state_dict is averaged (batch norm's running statistics
-    too, so they match the averaged weights); integer counters are copied.
-    """
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.updates = 0
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for key, value in model.state_dict().items():
-            if value.is_floating_point():
-                self.state[key].lerp_(value.detach(), 1 - decay)
-            else:
-                self.state[key].copy_(value)
-
-    def state_dict(self) -> dict:
-        return {"updates": self.updates, "state": self.state}
-
-    def load_state_dict(self, saved: dict) -> None:
-        self.updates = int(saved["updates"])
-        for key, value in saved["state"].items():
-            self.state[key].copy_(value)
-
-    @contextlib.contextmanager
-    def swapped_in(self, model: nn.Module):
-        """Inside the block ``model`` holds the averaged weights; afterwards its own again."""
-        own = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(self.state)
-        try:
-            yield model
-        finally:
-            model.load_state_dict(own)
-
-
-def check_ema(ema) -> None:
-    if ema is not None and (isinstance(ema, bool) or not 0 < ema < 1):
-        raise ValueError(f"ema is the moving average's decay per step, between 0 and 1 (e.g. "
-                         f"0.99), or None for no average; got {ema!r}")
-
+# The recipe options (the moving average: cnnlib.weight_average; the whitened first layer:
+# cnnlib.initialisation.whiten_first_conv)
 
 WHITEN = (None, "zca", "pca")
-
-
-@torch.no_grad()
-def whiten_first_conv(model: nn.Module, images: torch.Tensor, *, kind: str = "pca",
-                      eps: float = 5e-4, frozen: bool = False, patches: int = 10_000,
-                      seed: int = 0) -> nn.Conv2d:
-    """Make the first conv of ``model`` a whitening of the training images' patches.
-
-    ``images``: normalised training images (N, C, H, W), as the net sees them. The patches of
-    the conv's kernel size get covariance Σ = U diag(λ) Uᵀ; the filters are the rows of the
-    whitening matrix of :func:`cnnlib.initialisation.zca_whitening` (``"pca"``: u_k/√(λ_k+ε),
-    strongest directions first; ``"zca"``: the rows of U diag(1/√(λ+ε)) Uᵀ), so the layer's
-    outputs are decorrelated with unit variance from the first step. Why: the first layer's
-    job is largely to undo the strong correlations between neighbouring pixels; doing it by
-    linear algebra spares the net steps (airbench's first layer is exactly this, frozen).
-    With at least twice as many channels as patch dimensions each filter also comes as its
-    negative (after a ReLU both signs survive); with fewer channels, the first ones are used;
-    channels beyond them keep their random weights. The bias (if any) subtracts the patch mean.
-    ``frozen=True`` keeps the filters fixed (``requires_grad=False``; the bias still trains).
-    """
-    # Imported here, not at the top: cnnlib.initialisation builds on cnnlib.models, which the
-    # training loop must not need just to be imported.
-    from .initialisation import first_conv, random_patches, zca_whitening
-
-    if kind not in ("zca", "pca"):
-        raise ValueError(f"unknown whitening {kind!r}; use 'zca', 'pca' or None")
-    conv = first_conv(model)
-    if conv.groups != 1 or conv.in_channels != images.shape[1]:
-        raise ValueError(f"the first conv takes {conv.in_channels} channels (groups={conv.groups}) "
-                         f"but the images have {images.shape[1]}: whitening needs a plain conv "
-                         "on the images")
-    size = conv.kernel_size[0]
-    if conv.kernel_size[1] != size:
-        raise ValueError(f"whitening needs a square first-conv kernel, got {conv.kernel_size}")
-    x = random_patches(images.float().cpu(), size, patches, seed=seed).reshape(patches, -1)
-    w, mean = zca_whitening(x, eps, zca=kind == "zca")
-    filters = w.T.flip(0) if kind == "pca" else w.T  # eigh sorts ascending: strongest first
-    if conv.out_channels >= 2 * len(filters):
-        filters = torch.cat([filters, -filters])
-    n = min(len(filters), conv.out_channels)
-    conv.weight[:n] = filters[:n].reshape(n, *conv.weight.shape[1:]).to(conv.weight)
-    if conv.bias is not None:
-        conv.bias[:n] = -(filters[:n] @ mean).to(conv.bias)
-    conv.weight.requires_grad_(not frozen)
-    return conv
 
 
 def _normalised_sample(loader, n: int = 5_000) -> torch.Tensor:
@@ -449,7 +307,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     - ``tta="flip"``: validation averages the logits of each image and its mirror image
       (:func:`evaluate`).
     - ``whiten="pca"`` or ``"zca"``: before training, the first conv is set to whiten the
-      training images' patches (:func:`whiten_first_conv`); ``whiten_frozen=True`` keeps it fixed.
+      training images' patches (:func:`cnnlib.initialisation.whiten_first_conv`); ``whiten_frozen=True`` keeps it fixed.
 
     Under ``torchrun`` (one or several machines) ``fit`` joins the process group, wraps the
     model in ``DistributedDataParallel`` and trains each process on its slice of every batch:
@@ -514,6 +372,10 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
     if whiten is not None:  # before the settings: a frozen layer changes the trainable count
+        # Imported here: cnnlib.initialisation builds on cnnlib.models, which the training
+        # loop must not need just to be imported.
+        from .initialisation import whiten_first_conv
+
         whiten_first_conv(model, _normalised_sample(train_loader), kind=whiten,
                           frozen=whiten_frozen, seed=seed)
     settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,

@@ -9,6 +9,8 @@ from torch import nn
 from cnnlib.initialisation import (activation_stats, copy_conv, fans, first_conv, freeze, gabor_bank,
                                    gabor_parameters, init_std, init_weights, kmeans_filters,
                                    random_patches, set_filters, zca_whitening)
+from cnnlib.data import DeviceLoader
+from cnnlib.initialisation import whiten_first_conv
 from cnnlib.models import conv_stack, convnet
 
 
@@ -252,3 +254,40 @@ def test_one_freeze_for_both_chapters():
     from cnnlib import transfer
 
     assert transfer.freeze is freeze
+
+
+# ----------------------------------------------------------------------------------------
+# A whitened first layer (fit's ``whiten=`` option)
+
+def _patch_covariance(conv, images):
+    """Covariance of the conv's outputs over every patch position (an independent oracle)."""
+    with torch.no_grad():
+        out = conv(images).permute(1, 0, 2, 3).reshape(conv.out_channels, -1)
+    return torch.cov(out.double())
+
+
+@pytest.mark.parametrize("kind", ["zca", "pca"])
+def test_whiten_first_conv_decorrelates_the_patches(tiny_dataset, kind):
+    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
+    conv = nn.Conv2d(3, 12, 2)  # 3*2*2 = 12 patch dimensions: one filter each
+    whiten_first_conv(nn.Sequential(conv), x, kind=kind, eps=1e-6, patches=20_000)
+    cov = _patch_covariance(conv, x)
+    assert torch.allclose(cov, torch.eye(12, dtype=cov.dtype), atol=0.08)
+    with torch.no_grad():  # the bias removes the patch mean
+        assert conv(x).mean((0, 2, 3)).abs().max() < 0.05
+    if kind == "zca":  # ZCA's matrix is symmetric: filter i's weight on pixel j is filter j's on i
+        w = conv.weight.reshape(12, 12)
+        assert torch.allclose(w, w.T, atol=1e-4)
+
+
+def test_whiten_first_conv_uses_plus_and_minus_filters_or_the_strongest_ones(tiny_dataset):
+    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
+    wide = nn.Conv2d(3, 24, 2)
+    whiten_first_conv(wide, x, kind="pca")
+    assert torch.equal(wide.weight[12:], -wide.weight[:12])
+    narrow = nn.Conv2d(3, 4, 2)
+    whiten_first_conv(narrow, x, kind="pca", eps=1e-6, patches=20_000)
+    variances = _patch_covariance(narrow, x).diagonal()
+    assert torch.allclose(variances, torch.ones(4, dtype=variances.dtype), atol=0.08)
+    with pytest.raises(ValueError, match="unknown whitening 'svd'"):
+        whiten_first_conv(narrow, x, kind="svd")

@@ -44,7 +44,7 @@ def test_the_registry_holds_the_five_compact_nets_each_building_a_ten_class_net(
 
 
 def test_the_recipe_whitens_the_first_conv_of_every_registered_net():
-    from cnnlib.train import whiten_first_conv
+    from cnnlib.initialisation import whiten_first_conv
 
     x = torch.randn(64, 3, 32, 32)
     for name, network in NETWORKS.items():

@@ -465,25 +465,6 @@ def test_evaluate_with_flip_tta_averages_the_logits_of_each_image_and_its_mirror
         evaluate(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), device="cpu", tta="flip")
 
 
-def test_weight_average_follows_the_ema_formula_with_its_warm_up():
-    from cnnlib.train import WeightAverage
-
-    model = nn.Linear(2, 1)
-    start = model.weight.detach().clone()
-    average = WeightAverage(model, decay=0.9)
-    expected = start.clone()
-    for t in range(1, 40):
-        with torch.no_grad():
-            model.weight.add_(1.0)
-        average.update(model)
-        decay = min(0.9, (1 + t) / (10 + t))  # hand formula
-        expected = decay * expected + (1 - decay) * model.weight.detach()
-    assert torch.allclose(average.state["weight"], expected, atol=1e-5)
-    with average.swapped_in(model):
-        assert torch.equal(model.weight, average.state["weight"])
-    assert torch.allclose(model.weight, start + 39)  # its own weights back
-
-
 def test_fit_with_ema_leaves_the_average_in_the_model_and_validates_with_it(tiny_dataset):
     train, val = tiny_dataset.split_off(64)
     model = bn_net()
@@ -547,46 +528,8 @@ def test_a_checkpoint_saved_before_the_recipe_options_existed_is_still_found(tin
     assert again.rows == first.rows
 
 
-def _patch_covariance(conv, images):
-    """Covariance of the conv's outputs over every patch position (an independent oracle)."""
-    with torch.no_grad():
-        out = conv(images).permute(1, 0, 2, 3).reshape(conv.out_channels, -1)
-    return torch.cov(out.double())
-
-
-@pytest.mark.parametrize("kind", ["zca", "pca"])
-def test_whiten_first_conv_decorrelates_the_patches(tiny_dataset, kind):
-    from cnnlib.train import whiten_first_conv
-
-    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
-    conv = nn.Conv2d(3, 12, 2)  # 3*2*2 = 12 patch dimensions: one filter each
-    whiten_first_conv(nn.Sequential(conv), x, kind=kind, eps=1e-6, patches=20_000)
-    cov = _patch_covariance(conv, x)
-    assert torch.allclose(cov, torch.eye(12, dtype=cov.dtype), atol=0.08)
-    with torch.no_grad():  # the bias removes the patch mean
-        assert conv(x).mean((0, 2, 3)).abs().max() < 0.05
-    if kind == "zca":  # ZCA's matrix is symmetric: filter i's weight on pixel j is filter j's on i
-        w = conv.weight.reshape(12, 12)
-        assert torch.allclose(w, w.T, atol=1e-4)
-
-
-def test_whiten_first_conv_uses_plus_and_minus_filters_or_the_strongest_ones(tiny_dataset):
-    from cnnlib.train import whiten_first_conv
-
-    x = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))[0]
-    wide = nn.Conv2d(3, 24, 2)
-    whiten_first_conv(wide, x, kind="pca")
-    assert torch.equal(wide.weight[12:], -wide.weight[:12])
-    narrow = nn.Conv2d(3, 4, 2)
-    whiten_first_conv(narrow, x, kind="pca", eps=1e-6, patches=20_000)
-    variances = _patch_covariance(narrow, x).diagonal()
-    assert torch.allclose(variances, torch.ones(4, dtype=variances.dtype), atol=0.08)
-    with pytest.raises(ValueError, match="unknown whitening 'svd'"):
-        whiten_first_conv(narrow, x, kind="svd")
-
-
 def test_fit_whitens_the_first_conv_frozen_or_trained(tiny_dataset):
-    from cnnlib.train import whiten_first_conv
+    from cnnlib.initialisation import whiten_first_conv
 
     frozen = bn_net()
     history = fit(frozen, tiny_dataset, epochs=1, lr=0.05, batch_size=32, whiten="pca",

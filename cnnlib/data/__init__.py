@@ -19,6 +19,7 @@ from .datasets import (DATASETS, DataCorruptError, DataUnavailableError, ImageDa
 from .loader import DeviceLoader
 from .registry import load_dataset
 from .stats import normalise
+from .tensors import TensorLoader
 
 __all__ = [
     "OfflineSplitWarning",
@@ -32,6 +33,7 @@ __all__ = [
     "ImageDataset",
     "load_dataset",
     "normalise",
+    "TensorLoader",
     "random_flip",
     "random_translate",
 ]
