@@ -43,14 +43,16 @@ def _format(value, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        # Thousands separators from 10,000 on: years (2012) and small counts read better plain.
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
     return str(value)
 
 
 class Table:
     """A result table: ``Table(["net", "accuracy"], [["LeNet", 0.98], ...])``.
 
-    Floats are shown with ``digits`` decimals and integers with thousands separators; numeric
+    Floats are shown with ``digits`` decimals and integers of 10,000 or more with thousands
+    separators; numeric
     columns are right-aligned. Jupyter (and the HTML book) shows it as an HTML table, ``print``
     as text.
     """
