@@ -51,9 +51,8 @@ def _format(value, digits: int) -> str:
 class Table:
     """A result table: ``Table(["net", "accuracy"], [["LeNet", 0.98], ...])``.
 
-    Floats are shown with ``digits`` decimals and integers of 10,000 or more with thousands
-    separators; numeric
-    columns are right-aligned. Jupyter (and the HTML book) shows it as an HTML table, ``print``
+    Floats are shown with ``digits`` decimals, integers of 10,000 or more with thousands
+    separators, and numeric columns are right-aligned. Jupyter (and the HTML book) shows it as an HTML table, ``print``
     as text.
     """
 
