@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,6 +83,10 @@ def plot_layer_histograms(signals: dict, *, bins: int = 60, title: str = "",
                 spreads.append(f"{values.std().item():.1e}")
             ax.set_yscale("log")
             ax.tick_params(labelsize=8)
+            # Gradients are tiny (1e-5): three ticks with one shared power of ten, or
+            # their long tick labels run into each other.
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
             ax.set_title(f"{kind} {col + 1}\nstd " + " / ".join(spreads), fontsize=9)
     axes[0, 0].set_ylabel("count", fontsize=9)
     axes[1, 0].set_ylabel("count", fontsize=9)
