@@ -31,7 +31,7 @@ WRONG = {
     "06": (2, "F * F * len(inputs) + 1 for", "F * F * len(inputs) for"),
     "07": (1, "F * F * C_in * K + K", "F * F * C_in * K"),
     "08": (3, "total += channels * W * W", "total += W * W"),
-    "09": (3, "== 200)", "== 203)"),
+    "09": (3, "resnet_depth((3, 24, x, 3), True) == 200", "resnet_depth((3, 24, x, 3), True) == 203"),
     "10": (1, "digits_head = head_parameters(128, 10)", "digits_head = head_parameters(128, 5)"),
     "11": (3, "grad_inverted = 1 - p_source", "grad_inverted = p_source"),
     "12": (1, "return (F(G(x)) - x).abs().mean()", "return ((F(G(x)) - x) ** 2).mean()"),
