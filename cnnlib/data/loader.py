@@ -16,6 +16,30 @@ from .augment import as_augmentation, pad
 from .stats import check_stats
 
 
+
+def batch_count(n: int, batch_size: int, drop_last: bool) -> int:
+    """How many batches ``n`` items make (the last, smaller one dropped if ``drop_last``)."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def batch_indices(n: int, batch_size: int, *, shuffle: bool, drop_last: bool, seed: int,
+                  epoch: int, device):
+    """The generator of pass ``epoch`` and the item indices of each of its batches.
+
+    The generator is seeded by ``seed`` and ``epoch`` alone, so pass *k* has the same shuffle
+    (and, for ``DeviceLoader``, the same augmentation) whenever it is replayed: that is what
+    lets an interrupted run resume exactly. Shared by ``DeviceLoader`` and ``TensorLoader``.
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if shuffle:
+        order = torch.randperm(n, generator=generator).to(device)
+    else:
+        order = torch.arange(n, device=device)
+    indices = [order[b * batch_size:(b + 1) * batch_size]
+               for b in range(batch_count(n, batch_size, drop_last))]
+    return generator, indices
+
+
 class DeviceLoader:
     """Iterate over a data set in normalised float batches made on ``device``.
 
@@ -65,22 +89,17 @@ class DeviceLoader:
         return ((-self.shift * std).flatten().tolist(), std.flatten().tolist())
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return batch_count(len(self.labels), self.batch_size, self.drop_last)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         x = torch.addcmul(self.shift, images.float(), self.scale)
         return x.contiguous(memory_format=self.memory_format)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(n, generator=generator).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        generator, indices = batch_indices(len(self.labels), self.batch_size, shuffle=self.shuffle,
+                                           drop_last=self.drop_last, seed=self.seed,
+                                           epoch=self.epoch, device=self.device)
+        for index in indices:
             images = self.images[index]
             if self.augment is not None:
                 images = self.augment.apply(images, generator)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..runtime import get_device
+from .loader import batch_count, batch_indices
 
 __all__ = ["TensorLoader", "is_features"]
 
@@ -39,18 +40,13 @@ class TensorLoader:
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return batch_count(len(self.labels), self.batch_size, self.drop_last)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(n, generator=generator).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        _, indices = batch_indices(len(self.labels), self.batch_size, shuffle=self.shuffle,
+                                   drop_last=self.drop_last, seed=self.seed, epoch=self.epoch,
+                                   device=self.device)
+        for index in indices:
             yield self.features[index], self.labels[index]
         self.epoch += 1
 
