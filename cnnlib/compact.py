@@ -17,6 +17,7 @@ from typing import Callable
 from torch import nn
 
 from .data import Augment, load_dataset
+from .initialisation import init_weights
 from .models import alexnet, googlenet, resnet18, vgg11
 from .models.densenet import DenseNet
 from .runtime import checkpoint_path
@@ -35,19 +36,23 @@ class CompactModel:
 
 
 COMPACT: dict[str, CompactModel] = {
-    # One learning rate for the nets with batch norm (0.1); AlexNet has none and needs a lower one.
-    "AlexNet": CompactModel(lambda: alexnet(num_classes=10, small_input=True, width=16), 0.05,
-                            "width 16 (1/4 of torchvision's 64), 3x3 stem"),
-    "VGG-11": CompactModel(lambda: vgg11(num_classes=10, small_input=True, width=8, batch_norm=True),
-                           0.1, "configuration A, width 8 (1/8), batch norm"),
-    "GoogLeNet": CompactModel(lambda: googlenet(num_classes=10, small_input=True, width=8), 0.1,
-                              "width 8 (1/8), 3x3 stem, no auxiliary heads"),
-    "ResNet-18": CompactModel(lambda: resnet18(num_classes=10, small_input=True, width=8), 0.1,
-                              "width 8 (1/8), 3x3 stem"),
-    # DenseNet-121's 58 dense layers are too slow on a CPU at 32x32: 3 blocks of 4 layers.
+    # One learning rate for the nets with batch norm (0.1); AlexNet has none and needs a lower
+    # one, and He initialisation (chapter 2): with PyTorch's default init its eight layers
+    # shrink the signal so much that it sat at chance for hundreds of steps.
+    "AlexNet": CompactModel(lambda: init_weights(alexnet(num_classes=10, small_input=True,
+                                                         width=16), "he"), 0.05,
+                            "width 16 (1/4 of torchvision's 64), 3x3 stem, He initialisation"),
+    "VGG-11": CompactModel(lambda: vgg11(num_classes=10, small_input=True, width=16,
+                                         batch_norm=True),
+                           0.1, "configuration A, width 16 (1/4), batch norm"),
+    "GoogLeNet": CompactModel(lambda: googlenet(num_classes=10, small_input=True, width=16), 0.1,
+                              "width 16 (1/4), 3x3 stem, no auxiliary heads"),
+    "ResNet-18": CompactModel(lambda: resnet18(num_classes=10, small_input=True, width=16), 0.1,
+                              "width 16 (1/4), 3x3 stem"),
+    # DenseNet-121's 58 dense layers are too slow on a CPU at 32x32: 3 blocks of 6 layers.
     "DenseNet-BC": CompactModel(
-        lambda: DenseNet(growth_rate=12, block_config=(4, 4, 4), num_classes=10, small_input=True),
-        0.1, "growth rate 12, blocks 4-4-4 (DenseNet-121: 32, 6-12-24-16)"),
+        lambda: DenseNet(growth_rate=12, block_config=(6, 6, 6), num_classes=10, small_input=True),
+        0.1, "growth rate 12, blocks 6-6-6 (DenseNet-121: 32, 6-12-24-16)"),
 }
 
 

@@ -22,6 +22,8 @@ no file can be had: there the recipe takes minutes, not an hour.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -37,13 +39,17 @@ from torch import nn
 
 from .checkpoint import stable_repr
 from .compact import COMPACT
-from .data import DeviceLoader, load_dataset
+from .data import Augment, DeviceLoader, load_dataset
+from .data.augment import Compose, ElasticDistort, HueShift, RandomAffine, rotate, zoom
 from .history import History
-from .recipe import get_recipe
-from .runtime import cache_dir, describe_device, get_device, writable_cache_dir
+from .models import cifar_resnet, convnet, four_layer_net
+from .recipe import airbench_net, get_recipe
+from .runtime import cache_dir, describe_device, get_device, seed_everything, writable_cache_dir
 from .train import evaluate, fit
+from .transfer import relabel
 
 __all__ = ["Network", "NETWORKS", "register", "available", "load", "Pretrained", "PretrainedError",
+           "BookNetwork", "for_profile", "origin", "test_accuracy",
            "WeightsMismatchError", "train_network", "read_manifest", "REPOSITORY_URL"]
 
 # The repository's address, written once: _config.yml's ``repository: url:`` must agree
@@ -107,14 +113,74 @@ def get_network(name: str) -> Network:
     return NETWORKS[name]
 
 
-# The five compact nets of cnnlib.compact. Learning rates: the chapters' (for batch 128) times 4
-# for the recipe's batch of 512 (the linear scaling rule). Their first convs are 3x3 with fewer
-# channels than the 27 patch dimensions: the whitening gives the strongest directions, trained.
+# Chapters 7-9: the five compact nets of cnnlib.compact, one checkpoint each for all three
+# chapters. Learning rates: the chapters' (for batch 128) times 4 for the recipe's batch of 512
+# (the linear scaling rule). Their first convs are 3x3 with fewer channels than the 27 patch
+# dimensions: the whitening gives the strongest directions, trained. AlexNet, with no batch
+# norm, keeps batch 128 at a lower rate and no whitening: at batch 512 it sat at chance.
+ARCH_EPOCHS = 40
 for _title, _slug in (("AlexNet", "alexnet"), ("VGG-11", "vgg11"), ("GoogLeNet", "googlenet"),
                       ("ResNet-18", "resnet18"), ("DenseNet-BC", "densenet_bc")):
-    register(Network(_slug, COMPACT[_title].build, changes={"lr": 4 * COMPACT[_title].lr,
-                                                            "whiten_frozen": False},
+    _changes = {"epochs": ARCH_EPOCHS, "lr": 4 * COMPACT[_title].lr, "whiten_frozen": False}
+    if _slug == "alexnet":
+        _changes.update(batch_size=128, lr=0.02, whiten=None)
+    if _slug == "resnet18":
+        _changes.update(epochs=2 * ARCH_EPOCHS)
+    register(Network(_slug, COMPACT[_title].build, changes=_changes,
                      note=f"compact {_title}: {COMPACT[_title].note}"))
+
+# Chapter 9: He et al.'s degradation experiment (Fig. 1 and 6): plain nets of 14 and 56
+# layers and their residual twins, trained alike on all of CIFAR-10.
+for _depth in (14, 56):
+    for _shortcut, _kind in ((False, "plain"), (True, "residual")):
+        register(Network(f"{_kind}{_depth}",
+                         functools.partial(cifar_resnet, _depth, shortcut=_shortcut),
+                         recipe="he2016-cifar",
+                         note=f"He et al.'s CIFAR-10 {_kind} net of {_depth} layers"))
+
+# Chapter 7: Krizhevsky et al.'s Figure 1, the same four-layer net with ReLU or tanh units.
+for _activation in ("relu", "tanh"):
+    register(Network(f"four_layer_{_activation}",
+                     functools.partial(four_layer_net, _activation),
+                     recipe="krizhevsky2012-fig1",
+                     note=f"AlexNet's Figure 1 net with {_activation} units"))
+
+# Chapter 5: one augmentation at a time, all else the fast recipe's (flip test-time
+# augmentation off: it would hide what flipping during training adds).
+AUGMENTATIONS = {
+    "none": None,
+    "flip": Augment(flip=True),
+    "shift": Augment(translate=4),
+    "zoom": zoom(0.8, 1.25),
+    "rotate": rotate(15),
+    "elastic": ElasticDistort(alpha=1.0, sigma=3.0),
+    "hue": HueShift(0.1),
+    "shift_flip": Augment(translate=4, flip=True),
+    "all": Compose(Augment(translate=4, flip=True), RandomAffine(degrees=15, scale=(0.8, 1.25)),
+                   ElasticDistort(alpha=1.0, sigma=3.0), HueShift(0.1)),
+}
+AUG_EPOCHS = 16
+for _key, _augment in AUGMENTATIONS.items():
+    register(Network(f"aug_{_key}", airbench_net,
+                     changes={"augment": _augment, "tta": None, "epochs": AUG_EPOCHS},
+                     note=f"the fast recipe's net with augmentation {_key!r}"))
+
+
+# Chapter 10: the source network for transfer learning, CIFAR-10's classes 0-4.
+SOURCE_CLASSES = range(5)
+
+
+def transfer_source_data():
+    """CIFAR-10's training and test images of classes 0-4 (airplane .. deer), relabelled 0-4."""
+    return (relabel(load_dataset("cifar10", "train"), SOURCE_CLASSES),
+            relabel(load_dataset("cifar10", "test"), SOURCE_CLASSES))
+
+
+register(Network("transfer_source",
+                 functools.partial(convnet, num_classes=5, widths=(32, 64, 128, 256)),
+                 changes={"epochs": ARCH_EPOCHS, "whiten": None, "whiten_frozen": False},
+                 dataset="cifar10 classes 0-4", data=transfer_source_data,
+                 note="chapter 10's source: the four-block convnet on CIFAR-10's classes 0-4"))
 
 
 # --------------------------------------------------------------------------------------
@@ -252,6 +318,49 @@ def load_file(path, entry: dict, network: Network, device) -> Pretrained:
     return Pretrained(model, History.from_state(saved["history"]), saved["meta"])
 
 
+def test_accuracy(name: str, model: nn.Module, *, device=None) -> float:
+    """``model``'s accuracy on all of ``name``'s test images, computed now (fp32, with the
+    test-time augmentation it was trained for): the check that the shipped file is what the
+    book says it is."""
+    network = get_network(name)
+    train, test = network.load_data()
+    tta = {**get_recipe(network.recipe).fit_kwargs(), **network.changes}["tta"]
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loader = DeviceLoader(test, 500, device=device, mean=train.mean, std=train.std)
+    return evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
+
+
+def origin(meta: dict) -> str:
+    """One sentence for a chapter: where a shipped network came from and how to retrain it."""
+    minutes = meta["training_seconds"] / 60
+    return (f"{meta['name']}: trained by `make weights` with the {meta['recipe']!r} recipe, "
+            f"{meta['epochs']} epochs on {meta['train_images']:,} images, in {minutes:.1f} "
+            f"minutes on {meta['device']}; test accuracy {100 * meta['test_acc']:.2f} % on "
+            f"{meta['test_images']:,} images. Retrain it with `make weights NET={meta['name']}` "
+            "or CNNLIB_RETRAIN=1.")
+
+
+class BookNetwork(NamedTuple):
+    """What :func:`for_profile` returns: the network, its History, and in the ``full`` profile
+    the shipped file's metadata and the test accuracy measured now (else None)."""
+
+    model: nn.Module
+    history: History
+    meta: dict | None
+    test_acc: float | None
+
+
+def for_profile(name: str, profile, train_small: Callable[[], tuple]) -> BookNetwork:
+    """A chapter's network: in the ``full`` profile the shipped ``name`` (its test accuracy
+    measured again here); in ``fast`` (CI) ``train_small()``'s ``(model, history)``, a toy run
+    that shows the code works without the shipped files."""
+    if not profile.is_full:
+        model, history = train_small()
+        return BookNetwork(model, history, None, None)
+    model, history, meta = load(name)
+    return BookNetwork(model, history, meta, test_accuracy(name, model))
+
+
 def _try_fetch(file: str, folder: Path, base: str | None = None) -> bool:
     """Download ``file`` from the repository into ``folder``; False when that is impossible
     (offline, not there yet). The manifest's SHA-256 is checked when the file is loaded."""
@@ -321,6 +430,7 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
         settings.update(epochs=1, batch_size=64)
 
     start = time.perf_counter()
+    seed_everything(0)  # the initial weights too are part of the run
     model = network.build()
     run = writable_cache_dir() / "weights-runs" / f"{name}{'-smoke' if smoke else ''}.pt"
     history = fit(model, train, test, **settings, seed=0, device=device, checkpoint=run,
@@ -357,6 +467,22 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
     return entry
 
 
+@contextlib.contextmanager
+def manifest_lock(folder):
+    """Hold an exclusive lock on ``folder``'s manifest (a no-op where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one writer at a time is the user's affair
+        yield
+        return
+    with open(Path(folder) / f".{MANIFEST}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def save_network(folder, name: str, state: dict, history: History, meta: dict) -> dict:
     """Write ``folder/<name>.pt`` and its manifest entry; refuse to pass ``MAX_TOTAL_BYTES``."""
     folder = Path(folder)
@@ -365,19 +491,20 @@ def save_network(folder, name: str, state: dict, history: History, meta: dict) -
     torch.save({"format": FORMAT, "version": VERSION, "network": name, "state": state,
                 "history": history.state_dict(), "meta": meta}, buffer)
     data = buffer.getvalue()
-    manifest = read_manifest(folder)
-    others = sum(e["bytes"] for n, e in manifest.items() if n != name)
-    if others + len(data) > MAX_TOTAL_BYTES:
-        raise PretrainedError(f"{name} ({len(data) / 2**20:.1f} MB) would bring {folder} to "
-                              f"{(others + len(data)) / 2**20:.1f} MB, over the "
-                              f"{MAX_TOTAL_BYTES / 2**20:.0f} MB the repository allows: "
-                              "make the network smaller")
-    file = f"{name}.pt"
-    tmp = folder / f"{file}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / file)
-    entry = {"file": file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-             "storage": meta.get("storage"), "test_acc": meta.get("test_acc")}
-    manifest[name] = entry
-    write_manifest(folder, manifest)
+    with manifest_lock(folder):  # make weights --jobs N: several writers, one manifest
+        manifest = read_manifest(folder)
+        others = sum(e["bytes"] for n, e in manifest.items() if n != name)
+        if others + len(data) > MAX_TOTAL_BYTES:
+            raise PretrainedError(f"{name} ({len(data) / 2**20:.1f} MB) would bring {folder} to "
+                                  f"{(others + len(data)) / 2**20:.1f} MB, over the "
+                                  f"{MAX_TOTAL_BYTES / 2**20:.0f} MB the repository allows: "
+                                  "make the network smaller")
+        file = f"{name}.pt"
+        tmp = folder / f"{file}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / file)
+        entry = {"file": file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                 "storage": meta.get("storage"), "test_acc": meta.get("test_acc")}
+        manifest[name] = entry
+        write_manifest(folder, manifest)
     return entry

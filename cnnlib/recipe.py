@@ -4,7 +4,11 @@ A :class:`Recipe` is nothing but data: the keyword arguments of :func:`cnnlib.tr
 function that builds its network, so a chapter can write ``RECIPES["airbench-cpu"].fit(model,
 train, test)`` and every setting still goes through ``fit``'s checkpoint comparison.
 
-The one recipe so far, ``"airbench-cpu"``, follows airbench (Keller Jordan, 2024: 94 % on
+Two more recipes reproduce papers' training set-ups for their experiments: ``"he2016-cifar"``
+(the ResNet paper's CIFAR-10 runs, chapter 9's degradation nets) and ``"krizhevsky2012-fig1"``
+(AlexNet's ReLU-against-tanh figure, chapter 7).
+
+The fast recipe, ``"airbench-cpu"``, follows airbench (Keller Jordan, 2024: 94 % on
 CIFAR-10 in 2.59 s on an A100), cut down for a 2-core CPU:
 
 - a batch-normalised conv net of three blocks (conv, max-pool, BN, GELU, conv, BN, GELU), at
@@ -27,6 +31,8 @@ from typing import Callable
 from torch import nn
 
 from .data import Augment
+from .models.cifar_resnet import cifar_resnet
+from .models.four_layer import four_layer_net
 from .train import History, fit
 
 __all__ = ["Recipe", "RECIPES", "airbench_net", "get_recipe"]
@@ -126,6 +132,19 @@ _OTHER_FIT_ARGUMENTS = {"seed", "device", "checkpoint", "channels_last", "precis
 RECIPES: dict[str, Recipe] = {
     # Budget: bench/cifar10_cpu.py's docstring (about 15 minutes on a 2-core CPU for >= 90 %).
     "airbench-cpu": Recipe("airbench-cpu", airbench_net, epochs=8, lr=0.4),
+    # He et al. (CVPR 2016), Section 4.2: SGD with momentum 0.9, weight decay 1e-4, flips and
+    # 4-pixel translations, nothing else. Batch 256 at lr 0.2 (the paper: 128 at 0.1, the
+    # linear scaling rule) and a warm-up (the paper warms up its 110-layer net) to save steps.
+    "he2016-cifar": Recipe("he2016-cifar", lambda: cifar_resnet(20), epochs=30, lr=0.2,
+                           batch_size=256, weight_decay=1e-4, label_smoothing=0.0,
+                           augment=Augment(translate=4, flip=True), ema=None, tta=None,
+                           whiten=None, whiten_frozen=False),
+    # Krizhevsky et al. (NeurIPS 2012), Figure 1: plain SGD at one constant rate, no
+    # augmentation, no weight decay: nothing that would help one activation more than the other.
+    "krizhevsky2012-fig1": Recipe("krizhevsky2012-fig1", four_layer_net, epochs=40, lr=0.01,
+                                  batch_size=64, weight_decay=0.0, schedule="constant",
+                                  label_smoothing=0.0, augment=None, ema=None, tta=None,
+                                  whiten=None, whiten_frozen=False),
 }
 
 

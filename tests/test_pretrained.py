@@ -186,3 +186,22 @@ def test_train_weights_refuses_an_unknown_network(tmp_path):
                              "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.returncode == 2 and "resnet19" in result.stderr and "resnet18" in result.stderr
+
+
+# --------------------------------------------------------------------------------------
+# The shipped files themselves (the one test that depends on them)
+
+def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states():
+    """Each network of weights/MANIFEST.json: its SHA-256 checks, it loads, and evaluated here
+    on all its test images (fp32, on the CPU) its accuracy is within 0.3 point of the stated one."""
+    from cnnlib.pretrained import test_accuracy, weights_dir
+
+    manifest = read_manifest(weights_dir())
+    assert set(manifest) == set(NETWORKS), "make weights: every registered network is shipped"
+    total = sum(entry["bytes"] for entry in manifest.values())
+    assert total <= pretrained.MAX_TOTAL_BYTES
+    for name, entry in sorted(manifest.items()):
+        model, history, meta = load(name, device="cpu")
+        assert meta["test_acc"] == entry["test_acc"] and not meta["smoke"]
+        assert len(history) == meta["epochs"]
+        assert abs(test_accuracy(name, model) - meta["test_acc"]) <= 0.003, name

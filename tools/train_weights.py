@@ -3,6 +3,8 @@
     python tools/train_weights.py --all                 # every network of cnnlib.pretrained
     python tools/train_weights.py resnet18 vgg11        # some of them
     python tools/train_weights.py --smoke resnet18 --out /tmp/w   # the whole path in seconds
+    python tools/train_weights.py --all --jobs 4        # 4 processes at once (a GPU: small
+                                                        # nets leave it idle between kernels)
 
 Each network is trained through ``fit`` with its recipe (``cnnlib.recipe``) on all its training
 images, evaluated on all its test images, and written with its History and metadata to
@@ -14,6 +16,7 @@ there with the checkpoint's usual message (delete the checkpoint to retrain).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +34,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "weights", help="folder (default: weights/)")
     parser.add_argument("--smoke", action="store_true", help="toy size: 256 images, one epoch")
     parser.add_argument("--device", default=None, help="default: the fastest available")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train in this many processes at once (default 1)")
     args = parser.parse_args(argv)
     names = sorted(NETWORKS) if args.all else args.names
     unknown = [n for n in names if n not in NETWORKS]
@@ -38,11 +43,28 @@ def main(argv=None) -> int:
         parser.error(f"name networks to train (unknown: {unknown}) or pass --all; the networks "
                      f"are {sorted(NETWORKS)}")
     start = time.perf_counter()
+    if args.jobs > 1:
+        return run_jobs(names, args, start)
     for name in names:
         train_network(name, args.out, smoke=args.smoke, device=args.device,
                       progress=sys.stderr.isatty())
     print(f"all {len(names)} networks done in {time.perf_counter() - start:.1f} s -> {args.out}")
     return 0
+
+
+def run_jobs(names, args, start) -> int:
+    """Split ``names`` over ``args.jobs`` processes of this script (round robin, in the order
+    given), each writing into the same folder (the manifest is locked while it is written)."""
+    groups = [names[k::args.jobs] for k in range(args.jobs) if names[k::args.jobs]]
+    common = ["--out", str(args.out)] + (["--smoke"] if args.smoke else []) + (
+        ["--device", args.device] if args.device else [])
+    jobs = [subprocess.Popen([sys.executable, __file__, *group, *common]) for group in groups]
+    codes = [job.wait() for job in jobs]
+    failed = [group for group, code in zip(groups, codes) if code != 0]
+    print(f"{len(names)} networks in {len(groups)} processes done in "
+          f"{time.perf_counter() - start:.1f} s -> {args.out}"
+          + (f"; these processes failed: {failed}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ For example ``resnet18(num_classes=10, small_input=True, width=16)`` or
 The smaller networks of the other chapters:
 
 - :mod:`.conv_stack`: a plain deep stack of convolutions to probe initialisations (chapter 2);
+- :mod:`.four_layer`: AlexNet's Figure 1 net, ReLU against tanh (chapter 7);
 - :mod:`.cifar_resnet`: the paper's CIFAR-10 ResNets, plain or residual (chapter 9);
 - :mod:`.convnet`: the book's four-block source network for transfer learning (chapter 10);
 - :mod:`.adda`: ADDA's LeNet encoder, classifier and domain discriminator (chapters 11, 12);
@@ -36,6 +37,7 @@ from .conv_stack import conv_stack
 from .convnet import convnet
 from .cyclegan import cyclegan_generator, patch_discriminator
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .four_layer import four_layer_net
 from .googlenet import GoogLeNet, googlenet
 from .lenet import LeNet5Classic, LeNet5Modern, lenet5, mlp
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
@@ -58,6 +60,7 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "densenet201": densenet201, "densenet161": densenet161,
     "cifar_resnet": cifar_resnet,
     "convnet": convnet,
+    "four_layer_net": four_layer_net,
 }
 
 
