@@ -77,9 +77,10 @@ bench: $(STAMP)           ## side-by-side benchmarks (not tests)
 	$(BIN)/python bench/loop.py
 
 # The book's trained networks (cnnlib.pretrained): trained with the recipe, stored in weights/
-# with their SHA-256 in weights/MANIFEST.json. Hours on a 2-core CPU for all; resumable.
-weights: $(STAMP)         ## train the book's networks into weights/: all, or one with NET=resnet18
-	$(BIN)/python tools/train_weights.py $(or $(NET),--all)
+# with their SHA-256 in weights/MANIFEST.json. Hours on a 2-core CPU for all, minutes on a GPU
+# with JOBS=7 (processes at once); resumable.
+weights: $(STAMP)         ## train the book's networks into weights/: all, or one with NET=resnet18 [JOBS=7]
+	$(BIN)/python tools/train_weights.py $(or $(NET),--all) --jobs $(or $(JOBS),1)
 
 execute: $(STAMP)         ## re-run chapters top to bottom in a fresh kernel: make execute PROFILE=full [NB=chapters/x.ipynb]
 	CNNLIB_PROFILE=$(PROFILE) $(BIN)/python tools/execute.py $(or $(NB),chapters/*.ipynb)
