@@ -181,6 +181,22 @@ def test_make_weights_smoke_trains_stores_and_verifies_end_to_end(tmp_path):
         load("resnet18", folder=out, device="cpu")
 
 
+def test_make_weights_jobs_share_one_folder_and_one_manifest(tmp_path):
+    """--jobs 3: three processes write into one folder; the locked manifest lists all four."""
+    out = tmp_path / "weights"
+    env = {**os.environ, "CNNLIB_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    names = ["four_layer_relu", "four_layer_tanh", "plain14", "residual14"]
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "--smoke",
+                             "--jobs", "3", *names, "--out", str(out)], capture_output=True,
+                            text=True, env=env, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "4 networks in 3 processes done" in result.stdout
+    assert sorted(read_manifest(out)) == sorted(names)
+    for name in names:
+        assert load(name, folder=out, device="cpu").meta["name"] == name
+
+
 def test_train_weights_refuses_an_unknown_network(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "resnet19",
                              "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
