@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 import yaml
 
 from cnnlib import pretrained
@@ -221,3 +222,24 @@ def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states
         assert meta["test_acc"] == entry["test_acc"] and not meta["smoke"]
         assert len(history) == meta["epochs"]
         assert abs(test_accuracy(name, model) - meta["test_acc"]) <= 0.003, name
+
+
+def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_net_in_full():
+    from cnnlib.pretrained import for_profile, origin
+    from cnnlib.runtime import Profile
+
+    calls = []
+
+    def train_small():
+        calls.append(1)
+        return nn.Linear(2, 2), "history"
+
+    fast = for_profile("four_layer_relu", Profile("fast", torch.device("cpu")), train_small)
+    assert calls == [1] and fast.meta is None and fast.test_acc is None
+    full = for_profile("four_layer_relu", Profile("full", torch.device("cpu")), train_small)
+    assert calls == [1], "the full profile does not train"
+    assert full.meta["name"] == "four_layer_relu" and not full.model.training
+    assert abs(full.test_acc - full.meta["test_acc"]) <= 0.003
+    sentence = origin(full.meta)
+    assert "make weights NET=four_layer_relu" in sentence and "CNNLIB_RETRAIN=1" in sentence
+    assert f"{100 * full.meta['test_acc']:.2f} %" in sentence
