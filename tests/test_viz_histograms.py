@@ -63,3 +63,62 @@ def test_histogram_figure_has_a_column_per_layer_and_a_curve_per_model():
     with pytest.raises(ValueError, match="different numbers of layers"):
         first = next(iter(signals["plain"].items()))
         plot_layer_histograms({"a": signals["plain"], "b": dict([first])})
+
+
+def test_snapshots_keep_the_layer_outputs_in_training_mode_at_the_chosen_epochs():
+    from cnnlib.viz.histograms import ActivationSnapshots
+
+    model = net(bn=True).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(5, 3, 8, 8) * 3 + 2
+    snaps = ActivationSnapshots(model, x, epochs=[2])
+    assert snaps.layers == ["2", "5"]
+    snaps.record(0)
+    for epoch in range(3):  # fit calls back with epochs counted from 0
+        snaps(epoch, {})
+    assert sorted(snaps.snapshots) == [0, 2]
+    # the oracle: the forward pass written out, batch norm with the batch's statistics
+    reference = net(bn=True).train()
+    with torch.no_grad():
+        pre = reference[1](reference[0](x))
+        h1 = reference[2](pre)
+        h2 = reference[5](reference[4](reference[3](h1)))
+    assert torch.allclose(snaps.snapshots[0]["2"], h1, atol=1e-6)
+    assert torch.allclose(snaps.snapshots[2]["5"], h2, atol=1e-6)
+    spreads = snaps.spreads()
+    assert spreads[0]["2"] == pytest.approx(h1.std().item(), rel=1e-5)
+    # the caller's model: still in eval mode, running statistics unmoved
+    assert not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # inputs=True keeps what the ReLUs receive: batch-normalised, mean 0 and std 1
+    inputs = ActivationSnapshots(model, x, inputs=True).record(0)
+    assert torch.allclose(inputs["2"], pre, atol=1e-6)
+    per_channel = inputs["2"].transpose(0, 1).flatten(1)
+    assert torch.allclose(per_channel.mean(1), torch.zeros(4), atol=1e-5)
+    with pytest.raises(ValueError, match="conv9"):
+        ActivationSnapshots(model, x, layers=["conv9"])
+
+
+def test_activation_grid_has_a_row_per_layer_and_a_column_per_epoch():
+    from cnnlib.viz.histograms import ActivationSnapshots, plot_activation_grid
+
+    x = torch.randn(6, 3, 8, 8)
+    runs = {}
+    for label, bn in (("plain", False), ("batch norm", True)):
+        runs[label] = ActivationSnapshots(net(bn), x)
+        for epoch in (0, 1, 5):
+            runs[label].record(epoch)
+    fig = plot_activation_grid(runs, title="during training")
+    axes = fig.axes
+    assert len(axes) == 6  # 2 layers x 3 epochs
+    assert all(len(ax.patches) == 2 for ax in axes)  # one histogram per model
+    assert [ax.get_title().split("\n")[0] for ax in axes[:3]] == [
+        "before training", "after epoch 1", "after epoch 5"]
+    assert axes[0].get_ylabel().startswith("layer 1")
+    assert axes[3].get_ylabel().startswith("layer 2")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["plain", "batch norm"]
+    assert fig.get_size_inches()[0] <= 7.5
+    plt.close(fig)
+    del runs["plain"].snapshots[5]
+    with pytest.raises(ValueError, match="different epochs"):
+        plot_activation_grid(runs)
