@@ -210,7 +210,8 @@ def feature_extractor_accuracy(body: nn.Module, train, test, *, seed: int = 0, e
 def target_model(method: str, source: nn.Module, num_classes: int, *, seed: int = 0, lr: float = 0.05):
     """The network that ``method`` trains on the target, and the ``optimizer=`` to give ``fit``.
 
-    - ``"from scratch"``: a fresh ``convnet`` (default widths), plain SGD;
+    - ``"from scratch"``: a fresh ``convnet`` with the source's block widths (the same
+      architecture, random weights), plain SGD;
     - ``"fine-tune all"``: the source with a new head, SGD with the pretrained layers at a tenth
       of ``lr`` (:func:`layerwise_sgd`); ``"fine-tune top"``: the same with all but ``layer4``
       and ``fc`` frozen;
@@ -219,8 +220,9 @@ def target_model(method: str, source: nn.Module, num_classes: int, *, seed: int 
     (``"feature extractor"`` trains no network end to end: see :func:`feature_extractor_accuracy`.)
     """
     if method == "from scratch":
+        widths = tuple(getattr(source, f"layer{i}")[0].out_channels for i in range(1, 5))
         torch.manual_seed(seed)
-        return convnet(num_classes=num_classes), "sgd"
+        return convnet(num_classes=num_classes, widths=widths), "sgd"
     if method == "new layer on layer2":
         return head_on_block(source, "layer2", num_classes=num_classes, width=64, seed=seed), "sgd"
     if method in ("fine-tune top", "fine-tune all"):

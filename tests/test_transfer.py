@@ -163,8 +163,9 @@ def test_target_model_builds_what_each_method_trains():
     source = net()
     scratch, optimizer = target_model("from scratch", source, 3, seed=4)
     torch.manual_seed(4)
+    fresh = convnet(num_classes=3, widths=(4, 8, 8, 16))  # the source's architecture
     assert optimizer == "sgd" and all(torch.equal(a, b) for a, b in
-                                      zip(scratch.parameters(), convnet(num_classes=3).parameters()))
+                                      zip(scratch.parameters(), fresh.parameters()))
     top, optimizer = target_model("fine-tune top", source, 3)
     assert count_trainable(top) == conv_bn_params(8, 16) + 16 * 3 + 3
     head, body = optimizer([p for p in top.parameters() if p.requires_grad]).param_groups
