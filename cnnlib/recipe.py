@@ -141,7 +141,7 @@ RECIPES: dict[str, Recipe] = {
                            whiten=None, whiten_frozen=False),
     # Krizhevsky et al. (NeurIPS 2012), Figure 1: plain SGD at one constant rate, no
     # augmentation, no weight decay: nothing that would help one activation more than the other.
-    "krizhevsky2012-fig1": Recipe("krizhevsky2012-fig1", four_layer_net, epochs=40, lr=0.01,
+    "krizhevsky2012-fig1": Recipe("krizhevsky2012-fig1", four_layer_net, epochs=60, lr=0.01,
                                   batch_size=64, weight_decay=0.0, schedule="constant",
                                   label_smoothing=0.0, augment=None, ema=None, tta=None,
                                   whiten=None, whiten_frozen=False),

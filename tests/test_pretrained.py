@@ -196,6 +196,11 @@ def test_make_weights_jobs_share_one_folder_and_one_manifest(tmp_path):
     assert sorted(read_manifest(out)) == sorted(names)
     for name in names:
         assert load(name, folder=out, device="cpu").meta["name"] == name
+    listing = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "--table",
+                              "--out", str(out)], capture_output=True, text=True, env=env,
+                             timeout=120, cwd=ROOT)
+    rows = [line for line in listing.stdout.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == sorted(names)
 
 
 def test_train_weights_refuses_an_unknown_network(tmp_path):
@@ -243,3 +248,29 @@ def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_n
     sentence = origin(full.meta)
     assert "make weights NET=four_layer_relu" in sentence and "CNNLIB_RETRAIN=1" in sentence
     assert f"{100 * full.meta['test_acc']:.2f} %" in sentence
+
+
+def test_fig1_inputs_are_pixel_values_minus_the_mean_and_weights_start_small():
+    """Krizhevsky et al.'s set-up: pixel - mean on the 0-255 scale (no std), N(0, 0.01^2)."""
+    from cnnlib.data import load_dataset
+    from cnnlib.pretrained import fig1_net, paper_inputs
+
+    data = load_dataset("cifar10", "test").subset(64, seed=0)
+    raw = paper_inputs(data)
+    mean = torch.tensor(data.mean).view(1, 3, 1, 1)
+    expected = data.images.float() - 255 * mean
+    assert torch.allclose(raw.normalised(), expected, atol=1e-3)
+    torch.manual_seed(0)
+    net = fig1_net("tanh")
+    weights = torch.cat([m.weight.flatten() for m in net if hasattr(m, "weight")])
+    assert abs(weights.std().item() - 0.01) < 0.0005
+    assert all(m.bias.abs().max() == 0 for m in net if hasattr(m, "bias") and m.bias is not None)
+
+
+def test_the_relu_tanh_pilot_runs_and_names_a_rate_for_each(capsys):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import pilot_relu_tanh
+
+    best = pilot_relu_tanh.main(["--images", "128", "--epochs", "1", "--rates", "0.01", "0.001"])
+    assert set(best) == {"relu", "tanh"} and all(lr in (0.01, 0.001) for lr, _ in best.values())
+    assert "fastest for relu" in capsys.readouterr().out

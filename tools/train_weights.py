@@ -5,6 +5,7 @@
     python tools/train_weights.py --smoke resnet18 --out /tmp/w   # the whole path in seconds
     python tools/train_weights.py --all --jobs 4        # 4 processes at once (a GPU: small
                                                         # nets leave it idle between kernels)
+    python tools/train_weights.py --table               # weights/README.md's table, from the files
 
 Each network is trained through ``fit`` with its recipe (``cnnlib.recipe``) on all its training
 images, evaluated on all its test images, and written with its History and metadata to
@@ -34,9 +35,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "weights", help="folder (default: weights/)")
     parser.add_argument("--smoke", action="store_true", help="toy size: 256 images, one epoch")
     parser.add_argument("--device", default=None, help="default: the fastest available")
+    parser.add_argument("--table", action="store_true",
+                        help="print the Markdown table of the networks in --out, read from their files")
     parser.add_argument("--jobs", type=int, default=1,
                         help="train in this many processes at once (default 1)")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.out))
+        return 0
     names = sorted(NETWORKS) if args.all else args.names
     unknown = [n for n in names if n not in NETWORKS]
     if not names or unknown:
@@ -50,6 +56,20 @@ def main(argv=None) -> int:
                       progress=sys.stderr.isatty())
     print(f"all {len(names)} networks done in {time.perf_counter() - start:.1f} s -> {args.out}")
     return 0
+
+
+def table(folder) -> str:
+    """A Markdown table of the shipped networks: data, recipe, epochs, accuracy, time, size."""
+    from cnnlib.pretrained import load, read_manifest
+
+    lines = ["| network | data | recipe | epochs | training images | test accuracy | training "
+             "| file |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, entry in read_manifest(folder).items():
+        meta = load(name, folder=folder, device="cpu").meta
+        lines.append(f"| `{name}` | {meta['dataset']} | {meta['recipe']} | {meta['epochs']} | "
+                     f"{meta['train_images']:,} | {100 * meta['test_acc']:.2f} % | "
+                     f"{meta['training_seconds']:.0f} s | {entry['bytes'] / 2**20:.2f} MB |")
+    return "\n".join(lines)
 
 
 def run_jobs(names, args, start) -> int:
