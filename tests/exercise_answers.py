@@ -16,7 +16,7 @@ ANSWERS = {
     "07": {"conv2_saving": 307_200},
     "08": {"saving_5": 0.28, "best_R": 154},
     "09": {"blocks_for_200": 36},
-    "10": {"digits_head": 1290},
+    "10": {"digits_head": 2570},  # 256 features (the shipped source) x 10 + 10
     "11": {"grad_inverted": 0.99},
 }
 FORMULAS = ["5 * 5 * 48 * 256", "5*5*48*256", "18 / 25", "18/25"]
@@ -32,7 +32,8 @@ WRONG = {
     "07": (1, "F * F * C_in * K + K", "F * F * C_in * K"),
     "08": (3, "total += channels * W * W", "total += W * W"),
     "09": (3, "resnet_depth((3, 24, x, 3), True) == 200", "resnet_depth((3, 24, x, 3), True) == 203"),
-    "10": (1, "digits_head = head_parameters(128, 10)", "digits_head = head_parameters(128, 5)"),
+    "10": (1, "digits_head = head_parameters(source.fc.in_features, 10)",
+           "digits_head = head_parameters(source.fc.in_features, 5)"),
     "11": (3, "grad_inverted = 1 - p_source", "grad_inverted = p_source"),
     "12": (1, "return (F(G(x)) - x).abs().mean()", "return ((F(G(x)) - x) ** 2).mean()"),
     "13": (1, "(1 / wavelength, theta,", "(wavelength, theta,"),
