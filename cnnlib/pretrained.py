@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import textwrap
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -357,14 +358,24 @@ def test_accuracy(name: str, model: nn.Module, *, device=None) -> float:
     return evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
 
 
-def origin(meta: dict) -> str:
-    """One sentence for a chapter: where a shipped network came from and how to retrain it."""
+def wrap(text: str, width: int = 79, indent: str = "") -> str:
+    """``text`` in lines of at most ``width`` characters (the book's column), never breaking
+    inside a `code span`."""
+    parts = text.split("`")
+    kept = "`".join(p.replace(" ", "\0") if i % 2 else p for i, p in enumerate(parts))
+    return textwrap.fill(kept, width, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False).replace("\0", " ")
+
+
+def origin(meta: dict, width: int = 79, indent: str = "") -> str:
+    """One sentence for a chapter, in lines that fit its column: where a shipped network came
+    from and how to retrain it."""
     minutes = meta["training_seconds"] / 60
-    return (f"{meta['name']}: trained by `make weights` with the {meta['recipe']!r} recipe, "
+    return wrap(f"{meta['name']}: trained by `make weights` with the {meta['recipe']!r} recipe, "
             f"{meta['epochs']} epochs on {meta['train_images']:,} images, in {minutes:.1f} "
             f"minutes on {meta['device']}; test accuracy {100 * meta['test_acc']:.2f} % on "
             f"{meta['test_images']:,} images. Retrain it with `make weights NET={meta['name']}` "
-            "or CNNLIB_RETRAIN=1.")
+            "or CNNLIB_RETRAIN=1.", width, indent)
 
 
 class BookNetwork(NamedTuple):

@@ -134,6 +134,19 @@ def test_code_lines_fit_the_column(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_printed_lines_fit_the_column(path):
+    # The same column holds the text outputs (tests/test_book_html.py measures it in a browser;
+    # this says which line, without one). Tables and figures are HTML and images, not text.
+    limit = line_length()
+    long = [f"code cell {k + 1} ({len(line)} characters): {line.strip()[:50]}"
+            for k, c in enumerate(code_cells(load(path)))
+            for out in c.get("outputs", []) if out.get("output_type") == "stream"
+            for line in "".join(out.get("text", "")).split("\n") if len(line) > limit]
+    assert not long, (f"{path.name}: printed lines longer than {limit} characters (wrap them: "
+                      "textwrap.fill, or cnnlib.pretrained.wrap):\n  " + "\n  ".join(long))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_cells_that_draw_end_with_plt_show(path):
     # A figure cell that does not end with plt.show() also prints `<Figure size ...>` or
     # `<matplotlib... at 0x...>` under the picture.

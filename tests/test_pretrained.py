@@ -245,9 +245,12 @@ def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_n
     assert calls == [1], "the full profile does not train"
     assert full.meta["name"] == "four_layer_relu" and not full.model.training
     assert abs(full.test_acc - full.meta["test_acc"]) <= 0.003
-    sentence = origin(full.meta)
-    assert "make weights NET=four_layer_relu" in sentence and "CNNLIB_RETRAIN=1" in sentence
-    assert f"{100 * full.meta['test_acc']:.2f} %" in sentence
+    lines = origin(full.meta).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 79 for line in lines), "fits the book's column"
+    sentence = " ".join(lines)
+    assert "`make weights NET=four_layer_relu`" in sentence, "a code span is never broken"
+    assert "CNNLIB_RETRAIN=1" in sentence and f"{100 * full.meta['test_acc']:.2f} %" in sentence
+    assert all(line.startswith("    ") for line in origin(full.meta, indent="    ").splitlines())
 
 
 def test_fig1_inputs_are_pixel_values_minus_the_mean_and_weights_start_small():
