@@ -122,28 +122,34 @@ def test_glue_cells_hide_their_input(path):
                        "what a reader need not see):\n  " + "\n  ".join(shown))
 
 
+def lines_over_the_column(path, texts_of_cell):
+    """``code cell k, line n (m characters): ...`` for each line of ``texts_of_cell(cell)``
+    (the texts of one code cell) longer than the book's column."""
+    limit = line_length()
+    return [f"code cell {k + 1}, line {n + 1} ({len(line)} characters): {line.strip()[:50]}"
+            for k, c in enumerate(code_cells(load(path)))
+            for text in texts_of_cell(c)
+            for n, line in enumerate(text.split("\n")) if len(line) > limit]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_code_lines_fit_the_column(path):
-    limit = line_length()
-    long = [f"code cell {k + 1}, line {n + 1} ({len(line)} characters): {line.strip()[:50]}"
-            for k, c in enumerate(code_cells(load(path)))
-            for n, line in enumerate("".join(c["source"]).split("\n")) if len(line) > limit]
-    assert not long, (f"{path.name}: code lines longer than {limit} characters (the book's code "
-                      "column; run tools/format_notebooks.py, then split long strings and "
-                      "comments by hand):\n  " + "\n  ".join(long))
+    long = lines_over_the_column(path, lambda c: ["".join(c["source"])])
+    assert not long, (f"{path.name}: code lines longer than {line_length()} characters (the "
+                      "book's code column; run tools/format_notebooks.py, then split long "
+                      "strings and comments by hand):\n  " + "\n  ".join(long))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_printed_lines_fit_the_column(path):
     # The same column holds the text outputs (tests/test_book_html.py measures it in a browser;
     # this says which line, without one). Tables and figures are HTML and images, not text.
-    limit = line_length()
-    long = [f"code cell {k + 1} ({len(line)} characters): {line.strip()[:50]}"
-            for k, c in enumerate(code_cells(load(path)))
-            for out in c.get("outputs", []) if out.get("output_type") == "stream"
-            for line in "".join(out.get("text", "")).split("\n") if len(line) > limit]
-    assert not long, (f"{path.name}: printed lines longer than {limit} characters (wrap them: "
-                      "textwrap.fill, or cnnlib.pretrained.wrap):\n  " + "\n  ".join(long))
+    long = lines_over_the_column(path, lambda c: ["".join(out.get("text", ""))
+                                                  for out in c.get("outputs", [])
+                                                  if out.get("output_type") == "stream"])
+    assert not long, (f"{path.name}: printed lines longer than {line_length()} characters "
+                      "(wrap them: textwrap.fill, or cnnlib.pretrained.wrap):\n  "
+                      + "\n  ".join(long))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
