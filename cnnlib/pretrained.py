@@ -94,6 +94,10 @@ class Network:
     data: Callable | None = None
     note: str = ""
 
+    def settings(self) -> dict:
+        """The ``fit`` settings it is trained with: its recipe's, with ``changes`` applied."""
+        return {**get_recipe(self.recipe).fit_kwargs(), **self.changes}
+
     def load_data(self):
         if self.data is not None:
             return self.data()
@@ -352,7 +356,7 @@ def test_accuracy(name: str, model: nn.Module, *, device=None) -> float:
     book says it is."""
     network = get_network(name)
     train, test = network.load_data()
-    tta = {**get_recipe(network.recipe).fit_kwargs(), **network.changes}["tta"]
+    tta = network.settings()["tta"]
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = DeviceLoader(test, 500, device=device, mean=train.mean, std=train.std)
     return evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
@@ -460,9 +464,8 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
     network = get_network(name)
     folder = Path(folder)
     device = torch.device(device) if device is not None else get_device()
-    recipe = get_recipe(network.recipe)
     train, test = network.load_data()
-    settings = {**recipe.fit_kwargs(), **network.changes}
+    settings = network.settings()
     if smoke:
         train, test = train.subset(min(256, len(train))), test.subset(min(256, len(test)))
         settings.update(epochs=1, batch_size=64)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..inspection import watch
+from ..inspection import record_outputs, watch
 
 __all__ = ["ActivationSnapshots", "layer_signals", "plot_activation_grid",
            "plot_layer_histograms"]
@@ -133,18 +133,18 @@ class ActivationSnapshots:
     def record(self, epoch: int) -> dict:
         work = copy.deepcopy(self.model).train()
         device = next(work.parameters()).device
-        store = {}
+        if self.inputs:
+            store = {}
 
-        def keep_input(name, module, args, kwargs):
-            store[name] = args[0].detach().float().cpu()
+            def keep_input(name, module, args, kwargs):
+                store[name] = args[0].detach().clone()
 
-        def keep_output(name, module, output):
-            store[name] = output.detach().float().cpu()
-
-        hooks = dict(before=keep_input) if self.inputs else dict(after=keep_output)
-        with watch(work, layers=self.layers, **hooks):
-            work(self.probe.to(device))
-        self.snapshots[epoch] = {name: store[name] for name in self.layers}
+            with watch(work, layers=self.layers, before=keep_input):
+                work(self.probe.to(device))
+        else:
+            with record_outputs(work, self.layers) as store:
+                work(self.probe.to(device))
+        self.snapshots[epoch] = {name: store[name].float().cpu() for name in self.layers}
         return self.snapshots[epoch]
 
     def __call__(self, epoch: int, history_row: dict) -> None:
