@@ -117,8 +117,8 @@ def without_seconds(history):
 
 
 def test_adapt_resumes_an_interrupted_run_exactly(tmp_path, monkeypatch):
-    # Dropout in the encoder, the random source batches and the target shuffle all draw random
-    # numbers: the resumed run must continue every one of those streams where it stopped.
+    # The random source batches and the target shuffle draw random numbers: the resumed run
+    # must continue both streams where it stopped.
     source, target = tiny_domain(0, 0), tiny_domain(1, 120)
     whole, whole_disc, whole_history = adda.adapt(source_encoder(), source, target, **TINY,
                                                   checkpoint=tmp_path / "whole.pt")

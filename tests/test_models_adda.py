@@ -25,12 +25,20 @@ def test_lenet_encoder_classifier_and_discriminator_shapes_and_parameters():
 
 def test_lenet_encoder_equals_the_paper_layers_run_by_hand():
     torch.manual_seed(0)
-    encoder = lenet_encoder().eval()  # no dropout
-    conv1, conv2, fc = encoder[0], encoder[3], encoder[8]
+    encoder = lenet_encoder()
+    conv1, conv2, fc = encoder[0], encoder[3], encoder[7]
     x = torch.randn(2, 1, 28, 28)
     h = F.relu(F.max_pool2d(F.conv2d(x, conv1.weight, conv1.bias), 2))   # 20 x 12 x 12
     h = F.relu(F.max_pool2d(F.conv2d(h, conv2.weight, conv2.bias), 2))   # 50 x 4 x 4
     assert torch.allclose(encoder(x), F.linear(h.flatten(1), fc.weight, fc.bias), atol=1e-5)
+
+
+def test_lenet_encoder_has_no_dropout():
+    # The target encoder trains in training mode against source features taken in evaluation
+    # mode: the two must compute the same function, or the discriminator sees the difference.
+    torch.manual_seed(0)
+    encoder, x = lenet_encoder(), torch.randn(4, 1, 28, 28)
+    assert torch.equal(encoder.train()(x), encoder.eval()(x))
 
 
 def test_networks_are_exported_and_keep_their_old_paths():
