@@ -6,7 +6,8 @@ epochs, and are tested on all 10,000 test images:
 
 - **recipe**: ``RECIPES["airbench-cpu"]``: a frozen PCA-whitened first layer, batch 512,
   Nesterov SGD at lr 0.4 with warm-up and linear decay, label smoothing 0.2, flips and 2-pixel
-  translations, a moving average of the weights (ema 0.99), flip test-time augmentation;
+  translations, a moving average of the weights (ema 0.99), test-time augmentation over six
+  flipped and shifted views;
 - **defaults**: ``fit``'s defaults (batch 128, the same SGD and schedule, no augmentation, no
   label smoothing, no average, no whitening, no TTA) at the book's BN learning rate 0.1.
 

@@ -53,7 +53,8 @@ from .transfer import relabel, with_stats
 
 __all__ = ["Network", "NETWORKS", "register", "available", "load", "Pretrained", "PretrainedError",
            "BookNetwork", "for_profile", "origin", "test_accuracy",
-           "WeightsMismatchError", "train_network", "read_manifest", "REPOSITORY_URL"]
+           "WeightsMismatchError", "train_network", "reevaluate_network", "read_manifest",
+           "REPOSITORY_URL"]
 
 # The repository's address, written once: _config.yml's ``repository: url:`` must agree
 # (tests/test_pretrained.py reads it and compares).
@@ -177,7 +178,7 @@ for _activation in ("relu", "tanh"):
                      note=f"AlexNet's Figure 1 net with {_activation} units, the paper's "
                           "inputs, initialisation and a learning rate chosen for speed"))
 
-# Chapter 5: one augmentation at a time, all else the fast recipe's (flip test-time
+# Chapter 5: one augmentation at a time, all else the fast recipe's (test-time
 # augmentation off: it would hide what flipping during training adds).
 AUGMENTATIONS = {
     "none": None,
@@ -350,13 +351,15 @@ def load_file(path, entry: dict, network: Network, device) -> Pretrained:
     return Pretrained(model, History.from_state(saved["history"]), saved["meta"])
 
 
-def test_accuracy(name: str, model: nn.Module, *, device=None) -> float:
+def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe") -> float:
     """``model``'s accuracy on all of ``name``'s test images, computed now (fp32, with the
-    test-time augmentation it was trained for): the check that the shipped file is what the
-    book says it is."""
+    test-time augmentation of its recipe): the check that the shipped file is what the book
+    says it is. ``tta``: another test-time augmentation (``None``, ``"flip"``,
+    ``"flip+translate"``), to show what the recipe's adds."""
     network = get_network(name)
     train, test = network.load_data()
-    tta = network.settings()["tta"]
+    if tta == "recipe":
+        tta = network.settings()["tta"]
     device = torch.device(device) if device is not None else next(model.parameters()).device
     loader = DeviceLoader(test, 500, device=device, mean=train.mean, std=train.std)
     return evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
@@ -505,6 +508,44 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
     entry = save_network(folder, name, _state_as(model, dtype), history, meta)
     log(f"{name}: saved in {time.perf_counter() - start:.1f} s: {folder / entry['file']} "
         f"({entry['bytes'] / 2**20:.2f} MB, SHA-256 {entry['sha256'][:12]}...)")
+    return entry
+
+
+def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
+    """Evaluate the stored ``name`` again with its recipe's *current* test-time augmentation
+    and store the new test accuracy; returns the manifest entry.
+
+    For a recipe change that touches only the evaluation (``tta``): the weights are the ones
+    a retraining would give (validation draws no random numbers), so they are kept, and the
+    metadata says what changed (``reevaluated``: the old TTA and accuracy, the cnnlib version).
+    Any other change of settings needs a retraining, and is refused here.
+    """
+    from . import __version__
+
+    network = get_network(name)
+    folder = Path(folder)
+    entry = read_manifest(folder).get(name)
+    if entry is None:
+        raise PretrainedError(f"{name} is not in {folder / MANIFEST}: train it with "
+                              f"`make weights NET={name}`")
+    device = torch.device(device) if device is not None else get_device()
+    path = folder / entry["file"]
+    model, history, meta = load_file(path, entry, network, device)
+    settings = {k: stable_repr(v) for k, v in network.settings().items()}
+    changed = sorted(k for k in settings if meta["settings"].get(k) != settings[k])
+    if set(changed) - {"tta"}:
+        raise PretrainedError(f"{name}: its recipe changed in {changed}, not only in 'tta': "
+                              f"retrain it with `make weights NET={name}`")
+    start = time.perf_counter()
+    test_acc = test_accuracy(name, model, device=device)
+    old = {"tta": meta["settings"]["tta"], "test_acc": meta["test_acc"]}
+    meta = {**meta, "settings": settings, "test_acc": test_acc,
+            "reevaluated": {**old, "cnnlib_version": __version__}}
+    meta.pop("test_acc_fp32", None)  # the fp32 weights it measured are not stored
+    state = torch.load(path, map_location="cpu", weights_only=True)["state"]
+    entry = save_network(folder, name, state, history, meta)
+    log(f"{name}: test accuracy {100 * old['test_acc']:.2f} % with tta={old['tta']} -> "
+        f"{100 * test_acc:.2f} % with tta={settings['tta']} ({time.perf_counter() - start:.1f} s)")
     return entry
 
 

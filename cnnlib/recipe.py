@@ -17,7 +17,8 @@ CIFAR-10 in 2.59 s on an A100), cut down for a 2-core CPU:
 - label smoothing 0.2, random flips and 2-pixel translations;
 - Nesterov SGD (momentum 0.9) with a warm-up and a linear decay to zero (``"onecycle"``);
 - an exponential moving average of the weights (``ema``) for evaluation;
-- flip test-time augmentation (``tta="flip"``).
+- airbench's test-time augmentation: the mean of six views, the image and 1-pixel shifted
+  copies, each also mirrored (``tta="flip+translate"``).
 
 Which of these pay on a CPU is measured by ``bench/cifar10_cpu.py``; its docstring states the
 estimate behind the default budget (epochs, widths).
@@ -103,7 +104,7 @@ class Recipe:
     label_smoothing: float = 0.2
     augment: object = field(default_factory=lambda: Augment(translate=2, flip=True))
     ema: float | None = 0.99
-    tta: str | None = "flip"
+    tta: str | None = "flip+translate"
     whiten: str | None = "pca"
     whiten_frozen: bool = True
 

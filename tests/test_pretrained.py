@@ -1,5 +1,6 @@
 """cnnlib.pretrained and tools/train_weights.py: train -> file + manifest -> verified load;
 a tampered file is refused; nothing is shipped yet and available() says how to make it."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -97,8 +98,41 @@ def test_train_store_and_load_round_trip_with_history_and_metadata(tiny_network,
     _, test = tiny_network.load_data()
     from cnnlib.data import DeviceLoader
     loader = DeviceLoader(test, 500, device="cpu", mean=meta["mean"], std=meta["std"])
-    result = evaluate(model, loader, device="cpu", precision="fp32", tta="flip")
+    result = evaluate(model, loader, device="cpu", precision="fp32", tta="flip+translate")
     assert result["acc"] == pytest.approx(meta["test_acc"])  # the stored weights' accuracy
+    assert pretrained.test_accuracy("tiny", model) == pytest.approx(meta["test_acc"])
+    single = evaluate(model, loader, device="cpu", precision="fp32")["acc"]
+    assert pretrained.test_accuracy("tiny", model, tta=None) == pytest.approx(single)
+
+
+def test_reevaluate_keeps_the_weights_and_stores_the_accuracy_with_the_new_tta(tiny_network,
+                                                                               tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    flip = dataclasses.replace(tiny_network, changes={**tiny_network.changes, "tta": "flip"})
+    monkeypatch.setitem(NETWORKS, "tiny", flip)
+    entry = train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    before = load("tiny", folder=folder, device="cpu")
+    monkeypatch.setitem(NETWORKS, "tiny", tiny_network)  # the recipe's tta: flip+translate
+    lines = []
+    new_entry = pretrained.reevaluate_network("tiny", folder, device="cpu", log=lines.append)
+    assert new_entry["sha256"] != entry["sha256"] and "tta=flip ->" in lines[0].replace("'", "")
+    model, history, meta = load("tiny", folder=folder, device="cpu")  # verified against the manifest
+    for name, tensor in before.model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    assert history.rows == before.history.rows
+    _, test = tiny_network.load_data()
+    from cnnlib.data import DeviceLoader
+    loader = DeviceLoader(test, 500, device="cpu", mean=meta["mean"], std=meta["std"])
+    acc = evaluate(model, loader, device="cpu", precision="fp32", tta="flip+translate")["acc"]
+    assert meta["test_acc"] == pytest.approx(acc) and new_entry["test_acc"] == meta["test_acc"]
+    assert meta["settings"]["tta"] == "'flip+translate'"
+    assert meta["reevaluated"]["tta"] == "'flip'"
+    assert meta["reevaluated"]["test_acc"] == before.meta["test_acc"]
+    # any other change needs a retraining
+    other = dataclasses.replace(tiny_network, changes={**tiny_network.changes, "lr": 0.5})
+    monkeypatch.setitem(NETWORKS, "tiny", other)
+    with pytest.raises(PretrainedError, match=r"changed in \['lr'\].*make weights NET=tiny"):
+        pretrained.reevaluate_network("tiny", folder, device="cpu", log=lambda s: None)
 
 
 def test_fp16_storage_only_when_the_accuracy_stays_within_a_tenth_of_a_point(tiny_network, tmp_path,

@@ -1,6 +1,7 @@
 """cnnlib.train: fit learns, resumes exactly, reuses a checkpoint only for the same settings,
 refuses bad input clearly, trains on feature tensors, stops on a non-finite loss, evaluates
 correctly; forever streams passes with fresh shuffles."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -459,10 +460,28 @@ def test_evaluate_with_flip_tta_averages_the_logits_of_each_image_and_its_mirror
     assert result["acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
     plain = evaluate(model, tiny_dataset, device="cpu", precision="fp32")
     assert plain["loss"] != pytest.approx(result["loss"], rel=1e-5)  # the mirror does count
-    with pytest.raises(ValueError, match="tta='crop'.*None or 'flip'"):
+    with pytest.raises(ValueError, match="tta='crop'.*None, 'flip' or 'flip\\+translate'"):
         evaluate(model, tiny_dataset, device="cpu", tta="crop")
     with pytest.raises(ValueError, match="feature tensors"):
         evaluate(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), device="cpu", tta="flip")
+
+
+def test_evaluate_with_flip_translate_tta_is_airbenchs_six_view_average(tiny_dataset):
+    model = small_net().eval()
+    x, y = next(iter(DeviceLoader(tiny_dataset, 256, device="cpu")))
+    # the shifted copies by hand, with numpy's reflecting pad: (i, j) <- (i - 1, j - 1), (i + 1, j + 1)
+    padded = torch.from_numpy(np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect"))
+    up_left, down_right = padded[:, :, :-2, :-2], padded[:, :, 2:, 2:]
+    assert torch.equal(down_right[:, :, 0, 0], x[:, :, 1, 1])
+    views = [x, up_left, down_right]
+    with torch.no_grad():
+        mirrored = [(model(v) + model(torch.flip(v, dims=[3]))) / 2 for v in views]
+    logits = mirrored[0] / 2 + (mirrored[1] + mirrored[2]) / 4
+    result = evaluate(model, tiny_dataset, device="cpu", precision="fp32", tta="flip+translate")
+    assert result["loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert result["acc"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    flip = evaluate(model, tiny_dataset, device="cpu", precision="fp32", tta="flip")
+    assert flip["loss"] != pytest.approx(result["loss"], rel=1e-5)  # the shifts do count
 
 
 def test_fit_with_ema_leaves_the_average_in_the_model_and_validates_with_it(tiny_dataset):

@@ -6,6 +6,8 @@
     python tools/train_weights.py --all --jobs 4        # 4 processes at once (a GPU: small
                                                         # nets leave it idle between kernels)
     python tools/train_weights.py --table               # weights/README.md's table, from the files
+    python tools/train_weights.py --reevaluate resnet18 # only the recipe's test-time
+                                                        # augmentation changed: evaluate again
 
 Each network is trained through ``fit`` with its recipe (``cnnlib.recipe``) on all its training
 images, evaluated on all its test images, and written with its History and metadata to
@@ -25,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from cnnlib.pretrained import NETWORKS, train_network  # noqa: E402
+from cnnlib.pretrained import NETWORKS, reevaluate_network, train_network  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -39,6 +41,9 @@ def main(argv=None) -> int:
                         help="print the Markdown table of the networks in --out, read from their files")
     parser.add_argument("--jobs", type=int, default=1,
                         help="train in this many processes at once (default 1)")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="keep the stored weights; evaluate them again with the recipe's "
+                             "current test-time augmentation (the only change this allows)")
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.out))
@@ -49,6 +54,10 @@ def main(argv=None) -> int:
         parser.error(f"name networks to train (unknown: {unknown}) or pass --all; the networks "
                      f"are {sorted(NETWORKS)}")
     start = time.perf_counter()
+    if args.reevaluate:
+        for name in names:
+            reevaluate_network(name, args.out, device=args.device)
+        return 0
     if args.jobs > 1:
         return run_jobs(names, args, start)
     for name in names:
