@@ -1,8 +1,8 @@
 """Benchmark: CIFAR-10 test accuracy against wall time on this CPU, the recipe vs fit's defaults.
 
-Both sides train the same net, ``cnnlib.recipe.airbench_net`` (an airbench-like BN conv net at
-half airbench's widths, 32-128-128), on all 50,000 training images for the same number of
-epochs, and are tested on all 10,000 test images:
+Both sides train the same net, ``cnnlib.recipe.airbench_net`` at airbench94's widths
+(64-256-256; the recipe's own default is half that), on all 50,000 training images for the same
+number of epochs, and are tested on all 10,000 test images:
 
 - **recipe**: ``RECIPES["airbench-cpu"]``: a frozen PCA-whitened first layer, batch 512,
   Nesterov SGD at lr 0.4 with warm-up and linear decay, label smoothing 0.2, flips and 2-pixel
@@ -14,20 +14,20 @@ epochs, and are tested on all 10,000 test images:
 The time of a side is its wall time from building the net to its test accuracy (whitening,
 training, evaluation). Last line: ``accuracy A % in S s (defaults: B % in T s)``.
 
-Estimate behind the recipe's default budget (the goal: >= 90 % in <= 15 minutes on the 2-core
-CPU). The net costs 33.1 M multiply-adds = 66 MFLOP per 32x32 image forward; a training step
-costs about 3x the forward (backward: two convolutions per forward one), 0.20 GFLOP per image.
-8 epochs x 50,000 images = 400,000 images -> 79 TFLOP; at the ~90 GFLOP/s measured in fp32 on
-this CPU that is ~880 s, and fit trains in bf16 here (native bf16: faster, perhaps 1.5-2x, so
-~450-600 s), plus the memory-bound layers (BN, GELU, pooling, augmentation: perhaps +30 %) and
-the test pass with TTA (10,000 x 2 x 66 MFLOP = 1.3 TFLOP, ~15 s): about 10-13 minutes. The
-accuracy: airbench94 (4x the multiply-adds) reaches 94 % in ~10 epochs; at half width and 8
-epochs we expect ~91-92 %. If the measured time is over 15 minutes, lower ``--epochs``
-(time is linear in it) before the widths; if the accuracy is under 90 %, raise them.
+The budget, measured (the goal: >= 90 % in <= 15 minutes on the 2-core AMD EPYC with AVX-512
+BF16, a quiet machine, bf16 autocast). At half airbench's widths (32-128-128, 33 M
+multiply-adds per image) the recipe trains ~2,500 images/s but levels off below the goal:
+86.42 % after 8 epochs (203 s), 88.73 % after 16 (309 s), 89.23 % after 30 (608 s), all with
+two-view TTA. The offline CIFAR-10 is stored as JPEG, which seems to cost accuracy: airbench94
+itself, given these images on an H200, reached 90.58 %, not its published 94 %. At airbench94's widths
+(3.6x the multiply-adds) the recipe trains ~870 images/s, 57 s an epoch: 12 epochs gave
+89.83 % in 706 s with six-view TTA, and the default, 14 epochs, 90.15 % in 792 s (fit's
+defaults on the same net and epochs: 85.84 % in 720 s, at 100 % training accuracy). Time is
+linear in ``--epochs``; the evaluation with six views takes ~20 s.
 
-    python bench/cifar10_cpu.py                    # the real benchmark (~25 minutes: both sides)
+    python bench/cifar10_cpu.py                    # the real benchmark (~30 minutes: both sides)
     python bench/cifar10_cpu.py --skip-defaults    # the recipe alone
-    python bench/cifar10_cpu.py --epochs 6 --widths 32 96 128   # try another budget
+    python bench/cifar10_cpu.py --epochs 16 --widths 32 128 128  # try another budget
     python bench/cifar10_cpu.py --smoke            # toy size, seconds (tests)
 """
 from __future__ import annotations
@@ -47,6 +47,9 @@ from cnnlib.runtime import describe_device  # noqa: E402
 from cnnlib.train import evaluate, fit  # noqa: E402
 
 DEFAULTS_LR = 0.1  # the book's learning rate for BN nets at batch 128 (cnnlib.compact)
+# The budget for >= 90 % in <= 15 minutes on the 2-core CPU (measured: see the docstring)
+WIDTHS = (64, 256, 256)  # airbench94's
+EPOCHS = 14
 
 
 def run_side(name: str, build, train, test, fit_kwargs: dict, tta, device) -> dict:
@@ -70,16 +73,16 @@ def run_side(name: str, build, train, test, fit_kwargs: dict, tta, device) -> di
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="toy size, seconds")
-    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--widths", type=int, nargs=3, default=None, help="default: 32 128 128")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"default: {EPOCHS}")
+    parser.add_argument("--widths", type=int, nargs=3, default=WIDTHS,
+                        help=f"default: {' '.join(map(str, WIDTHS))}")
     parser.add_argument("--skip-defaults", action="store_true", help="time the recipe alone")
     args = parser.parse_args(argv)
 
     device = torch.device("cpu")
     recipe = RECIPES["airbench-cpu"]
     train, test = load_dataset("cifar10", "train"), load_dataset("cifar10", "test")
-    widths = tuple(args.widths) if args.widths else (32, 128, 128)
-    epochs = args.epochs or recipe.epochs
+    widths, epochs = tuple(args.widths), args.epochs
     if args.smoke:
         train, test = train.subset(256), test.subset(256)
         widths, epochs = (8, 16, 16), 1

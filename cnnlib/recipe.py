@@ -20,8 +20,8 @@ CIFAR-10 in 2.59 s on an A100), cut down for a 2-core CPU:
 - airbench's test-time augmentation: the mean of six views, the image and 1-pixel shifted
   copies, each also mirrored (``tta="flip+translate"``).
 
-Which of these pay on a CPU is measured by ``bench/cifar10_cpu.py``; its docstring states the
-estimate behind the default budget (epochs, widths).
+``bench/cifar10_cpu.py`` sets the recipe against ``fit``'s defaults on the same net; its
+docstring gives the measured budget for 90 % on a 2-core CPU (airbench94's widths, 14 epochs).
 """
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ _OTHER_FIT_ARGUMENTS = {"seed", "device", "checkpoint", "channels_last", "precis
                         "sync_batchnorm", "progress", "on_epoch_end", "optimizer"}
 
 RECIPES: dict[str, Recipe] = {
-    # Budget: bench/cifar10_cpu.py's docstring (about 15 minutes on a 2-core CPU for >= 90 %).
+    # A quick default (8 epochs at 32-128-128); bench/cifar10_cpu.py's docstring measures the
+    # budget for >= 90 % on a 2-core CPU (airbench94's widths, 14 epochs, ~14 minutes).
     "airbench-cpu": Recipe("airbench-cpu", airbench_net, epochs=8, lr=0.4),
     # He et al. (CVPR 2016), Section 4.2: SGD with momentum 0.9, weight decay 1e-4, flips and
     # 4-pixel translations, nothing else. Batch 256 at lr 0.2 (the paper: 128 at 0.1, the
