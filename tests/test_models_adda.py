@@ -34,8 +34,9 @@ def test_lenet_encoder_equals_the_paper_layers_run_by_hand():
 
 
 def test_lenet_encoder_has_no_dropout():
-    # The target encoder trains in training mode against source features taken in evaluation
-    # mode: the two must compute the same function, or the discriminator sees the difference.
+    # The paper's LeNet has none: in training and in evaluation mode it computes the same
+    # function (the target encoder trains in training mode, the source one gives features in
+    # evaluation mode).
     torch.manual_seed(0)
     encoder, x = lenet_encoder(), torch.randn(4, 1, 28, 28)
     assert torch.equal(encoder.train()(x), encoder.eval()(x))
