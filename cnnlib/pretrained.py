@@ -515,9 +515,9 @@ def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
     """Evaluate the stored ``name`` again with its recipe's *current* test-time augmentation
     and store the new test accuracy; returns the manifest entry.
 
-    For a recipe change that touches only the evaluation (``tta``): the weights are the ones
-    a retraining would give (validation draws no random numbers), so they are kept, and the
-    metadata says what changed (``reevaluated``: the old TTA and accuracy, the cnnlib version).
+    For a recipe change that touches only the evaluation (``tta``): training does not depend
+    on it (validation draws no random numbers), so the weights are kept, and the metadata says
+    what changed (``reevaluated``: the old TTA and accuracy, the cnnlib version).
     Any other change of settings needs a retraining, and is refused here.
     """
     from . import __version__
@@ -542,8 +542,9 @@ def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
     meta = {**meta, "settings": settings, "test_acc": test_acc,
             "reevaluated": {**old, "cnnlib_version": __version__}}
     meta.pop("test_acc_fp32", None)  # the fp32 weights it measured are not stored
-    state = torch.load(path, map_location="cpu", weights_only=True)["state"]
-    entry = save_network(folder, name, state, history, meta)
+    # the loaded fp32 weights back in their stored dtype (fp16 -> fp32 -> fp16 is exact)
+    stored = torch.float16 if meta["storage"] == "fp16" else torch.float32
+    entry = save_network(folder, name, _state_as(model, stored), history, meta)
     log(f"{name}: test accuracy {100 * old['test_acc']:.2f} % with tta={old['tta']} -> "
         f"{100 * test_acc:.2f} % with tta={settings['tta']} ({time.perf_counter() - start:.1f} s)")
     return entry
