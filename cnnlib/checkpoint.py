@@ -89,10 +89,7 @@ def data_fingerprint(data) -> dict | None:
         inputs, labels, extra = data[0], data[1], b""
     else:
         inputs, labels = data.images, data.labels
-        if hasattr(data, "scale"):  # a DeviceLoader: its normalisation
-            extra = _tensor_bytes(data.scale) + _tensor_bytes(data.shift)
-        else:
-            extra = repr((data.mean, data.std)).encode()
+        extra = repr(tuple(data.stats)).encode()  # its normalisation (mean, std)
     return {"size": len(labels),
             "hash": _digest(_tensor_bytes(labels), _tensor_bytes(_sample(inputs)), extra)}
 

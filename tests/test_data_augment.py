@@ -5,7 +5,6 @@ from torchvision.transforms.v2 import functional as TF
 
 from cnnlib.data.augment import (Compose, ElasticDistort, HueShift, RandomAffine, adjust_hue, affine, elastic,
                                  hsv_to_rgb, random_displacement, rgb_to_hsv, rotate, zoom)
-import cnnlib.augment
 from cnnlib.data import Augment, DeviceLoader
 from cnnlib.data.datasets import ImageDataset
 
@@ -145,7 +144,7 @@ def test_elastic_matches_torchvision_with_the_same_field():
 @pytest.mark.parametrize("make, message", [
     (lambda: Augment(translate=-2), "translate is the largest shift in pixels"),
     (lambda: Augment(translate=1.5), "a whole number"),
-    (lambda: ElasticDistort(sigma=0), "sigma .* must be > 0"),
+    (lambda: ElasticDistort(sigma=0), r"sigma=0\): sigma must be a finite number > 0"),
     (lambda: ElasticDistort(alpha=-1.0), "alpha"),
     (lambda: HueShift(0.7), r"in \[0, 0.5\]"),
     (lambda: RandomAffine(scale=(1.2, 0.8)), "0 < low <= high"),
@@ -154,6 +153,51 @@ def test_impossible_settings_are_clear_errors(make, message):
     x = smooth_images()
     with pytest.raises(ValueError, match=message):
         make()(x, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("make, argument", [
+    # Each of these was accepted and turned every image black (or NaN), and training went on.
+    (lambda: RandomAffine(degrees=float("nan")), "degrees"),
+    (lambda: RandomAffine(degrees=float("inf")), "degrees"),
+    (lambda: rotate(float("nan")), "degrees"),
+    (lambda: RandomAffine(degrees=400), "degrees"),
+    (lambda: RandomAffine(scale=(0.8, float("inf"))), "scale"),
+    (lambda: RandomAffine(shear=float("nan")), "shear"),
+    (lambda: RandomAffine(translate=float("nan")), "translate"),
+    (lambda: ElasticDistort(alpha=float("inf")), "alpha"),
+    (lambda: ElasticDistort(alpha=float("nan")), "alpha"),
+    (lambda: ElasticDistort(sigma=float("inf")), "sigma"),
+    (lambda: HueShift(float("nan")), "max_shift"),
+    (lambda: RandomAffine(degrees="15"), "degrees"),
+])
+def test_non_finite_or_out_of_range_arguments_are_refused_when_made(make, argument):
+    with pytest.raises(ValueError, match=rf"\({argument}=.*\): {argument} must be a finite number"):
+        make()
+
+
+def test_a_zoom_that_is_not_a_pair_is_a_clear_error():
+    # RandomAffine(scale=1.2) used to fail with a raw "cannot unpack non-iterable float object".
+    with pytest.raises(ValueError, match=r"RandomAffine\(scale=1.2\): scale is a zoom range \(low, high\)"):
+        RandomAffine(scale=1.2)
+    with pytest.raises(ValueError, match="scale is a zoom range"):
+        RandomAffine(scale=(0.8, 1.0, 1.2))
+
+
+def test_numpy_numbers_are_stored_as_plain_python_numbers():
+    np = pytest.importorskip("numpy")
+    affine_ = RandomAffine(degrees=np.float64(10), scale=[np.float32(0.5), 1])
+    assert type(affine_.degrees) is float and affine_.scale == (0.5, 1.0)
+    assert type(Augment(translate=np.int64(2)).translate) is int
+
+
+def test_the_functional_api_refuses_non_finite_parameters():
+    x = smooth_images()
+    with pytest.raises(ValueError, match="angle must be finite"):
+        affine(x, angle=float("nan"))
+    with pytest.raises(ValueError, match="shift must be finite"):
+        adjust_hue(x, torch.tensor([0.1, float("inf"), 0.0, 0.0]))
+    with pytest.raises(ValueError, match="alpha=inf"):
+        random_displacement(1, 24, 24, alpha=float("inf"), sigma=3.0, generator=torch.Generator())
 
 
 def test_float_images_are_an_error_not_a_black_image():
@@ -183,6 +227,3 @@ def test_padding_is_declared_and_composed():
         assert torch.equal(augment.apply(padded, torch.Generator().manual_seed(3)),
                            augment(x, torch.Generator().manual_seed(3)))
 
-
-def test_the_old_module_name_is_the_same_module():
-    assert cnnlib.augment.Compose is Compose and cnnlib.augment.Augment is Augment

@@ -32,9 +32,35 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def write_sums(root, files):
+ALL_FILES = [f for files in (v[1] for v in datasets_module.DATASETS.values()) for f in files]
+
+
+def write_sums(root, files=ALL_FILES):
+    """The folder's SHA256SUMS, for ``files`` as they are now (after a test changed one)."""
     lines = [f"{hashlib.sha256((root / f).read_bytes()).hexdigest()}  {f}" for f in files]
     (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+def write_mnist(root, images, labels):
+    """MNIST's two offline files: ``images`` and ``labels`` as gzipped IDX files, in that order."""
+    (root / "mnist/t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    (root / "mnist/t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+
+
+def write_cifar(root, members):
+    """The CIFAR-10 archive holding ``members``: {name: bytes}."""
+    with tarfile.open(root / "cifar10/cifar10_jpg.tar.gz", "w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+def jpeg(seed=0, size=32):
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=75)
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -45,8 +71,7 @@ def offline(tmp_path, monkeypatch):
     (root / "mnist").mkdir(parents=True)
     mnist_images = rng.integers(0, 256, (100, 28, 28), dtype=np.uint8)
     mnist_labels = np.arange(100) % 10
-    (root / "mnist/t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(mnist_images)))
-    (root / "mnist/t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(mnist_labels)))
+    write_mnist(root, mnist_images, mnist_labels)
     (root / "usps").mkdir()
     with h5py.File(root / "usps/usps.h5", "w") as f:
         for split, n in (("train", 30), ("test", 10)):
@@ -65,8 +90,7 @@ def offline(tmp_path, monkeypatch):
                 info.size = len(buffer.getvalue())
                 tar.addfile(info, io.BytesIO(buffer.getvalue()))
                 cifar_pixels[name] = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
-    files = [f for files in (v[1] for v in datasets_module.DATASETS.values()) for f in files]
-    write_sums(root, files)
+    write_sums(root)
     monkeypatch.setenv("CNNLIB_DATA", str(root))
     monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(datasets_module, "_download", lambda name: None)  # tests never go online
@@ -140,22 +164,19 @@ def test_checksum_mismatch_names_the_file_and_leaves_no_cache(offline):
     assert not list(offline["cache"].glob("usps*"))
 
 
-def test_truncated_gzip_without_checksums_names_the_file(offline):
-    (offline["root"] / "SHA256SUMS").unlink()
+def test_truncated_gzip_with_its_checksum_names_the_file(offline):
     path = offline["root"] / "mnist/t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:2000])
-    with pytest.raises(DataCorruptError, match="t10k-images-idx3-ubyte.gz"):
+    write_sums(offline["root"])  # the checksum was taken of the damaged file
+    with pytest.raises(DataCorruptError, match="t10k-images-idx3-ubyte.gz.*copy a fresh one"):
         load_dataset("mnist", "train")
     assert not list(offline["cache"].glob("mnist*"))
 
 
 def test_archive_entries_that_escape_are_refused(offline):
-    (offline["root"] / "SHA256SUMS").unlink()
-    with tarfile.open(offline["root"] / "cifar10/cifar10_jpg.tar.gz", "w:gz") as tar:
-        info = tarfile.TarInfo("../../evil.jpg")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"abc"))
-    with pytest.raises(DataCorruptError, match="unsafe entry"):
+    write_cifar(offline["root"], {"../../evil.jpg": b"abc"})
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match="cifar10_jpg.tar.gz: unsafe entry"):
         load_dataset("cifar10", "train")
 
 
@@ -192,6 +213,7 @@ def test_another_data_folder_is_not_answered_from_the_old_cache(offline, monkeyp
     first = load_dataset("usps", "train")
     other = tmp_path / "other-data"
     write_usps(other / "usps/usps.h5", seed=1)
+    write_sums(other, ["usps/usps.h5"])
     monkeypatch.setenv("CNNLIB_DATA", str(other))
     second = load_dataset("usps", "train")
     with h5py.File(other / "usps/usps.h5") as f:
@@ -205,13 +227,159 @@ def test_another_data_folder_is_not_answered_from_the_old_cache(offline, monkeyp
 
 def test_a_replaced_file_in_the_same_folder_is_decoded_again(offline):
     load_dataset("usps", "test")
-    (offline["root"] / "SHA256SUMS").unlink()
     (offline["root"] / "usps/usps.h5").unlink()
     write_usps(offline["root"] / "usps/usps.h5.new", seed=2)
     (offline["root"] / "usps/usps.h5.new").rename(offline["root"] / "usps/usps.h5")
+    write_sums(offline["root"])
     with h5py.File(offline["root"] / "usps/usps.h5") as f:
         expected = np.round(f["test/data"][:] * 255).reshape(10, 1, 16, 16)
     assert np.array_equal(load_dataset("usps", "test").images.numpy(), expected)
+
+
+def test_a_changed_file_of_the_same_size_and_time_is_not_served_stale(offline):
+    # The cache used to be keyed on each file's size and modification time.
+    path = offline["root"] / "usps/usps.h5"
+    first = load_dataset("usps", "train")
+    info = path.stat()
+    write_usps(path, seed=3)  # other pixels, the same layout: the same size
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (info.st_size, info.st_mtime_ns)
+    write_sums(offline["root"])
+    second = load_dataset("usps", "train")
+    with h5py.File(path) as f:
+        expected = np.round(f["train/data"][:] * 255).reshape(30, 1, 16, 16)
+    assert np.array_equal(second.images.numpy(), expected)
+    assert not torch.equal(first.images, second.images)
+
+
+def test_a_folder_on_another_path_with_the_same_files_shares_the_cache(offline, tmp_path, monkeypatch):
+    first = load_dataset("usps", "train")
+    moved = tmp_path / "moved"
+    offline["root"].rename(moved)
+    monkeypatch.setenv("CNNLIB_DATA", str(moved))
+    monkeypatch.setattr(datasets_module, "_decode_usps", lambda root: pytest.fail("decoded again"))
+    assert torch.equal(load_dataset("usps", "train").images, first.images)
+
+
+@pytest.mark.parametrize("sums", ["without the file's line", "no SHA256SUMS"])
+def test_a_file_not_in_SHA256SUMS_is_refused_with_the_line_to_add(offline, sums):
+    # It used to be decoded unverified, without a word.
+    root = offline["root"]
+    if sums == "no SHA256SUMS":
+        (root / "SHA256SUMS").unlink()
+    else:
+        write_sums(root, [f for f in ALL_FILES if f != "usps/usps.h5"])
+    with pytest.raises(DataCorruptError, match=r"usps.h5: not listed in .*SHA256SUMS.*"
+                                               r"sha256sum usps/usps.h5 >> SHA256SUMS"):
+        load_dataset("usps", "train")
+    assert not list(offline["cache"].glob("usps*"))
+    load_dataset("cifar10", "train") if sums != "no SHA256SUMS" else None  # listed: still loads
+
+
+def test_swapped_mnist_files_are_named(offline):
+    # The images file where the labels belong used to give a raw error far from the cause.
+    images, labels = offline["mnist"]
+    write_mnist(offline["root"], labels, images)
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match=r"t10k-images-idx3-ubyte.gz: it holds labels "
+                                               r"\(magic number 0x00000801\).*swapped.*CNNLIB_DATA"):
+        load_dataset("mnist", "train")
+
+
+def test_mnist_files_of_different_counts_name_the_labels_file(offline):
+    images, labels = offline["mnist"]
+    write_mnist(offline["root"], images, labels[:50])
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match="t10k-labels-idx1-ubyte.gz: it has 50 labels but "
+                                               "t10k-images-idx3-ubyte.gz has 100 images"):
+        load_dataset("mnist", "train")
+
+
+def test_mnist_labels_outside_0_to_9_are_refused(offline):
+    images, labels = offline["mnist"]
+    write_mnist(offline["root"], images, labels + 200)
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match="labels run from 200 to 209, not 0-9"):
+        load_dataset("mnist", "train")
+
+
+def test_an_idx_file_is_not_unpacked_past_the_size_limit(offline, monkeypatch):
+    monkeypatch.setattr(datasets_module, "MAX_IDX_BYTES", 10_000)  # the test images are 78,416
+    with pytest.raises(DataCorruptError, match="t10k-images-idx3-ubyte.gz: it unpacks to more than"):
+        load_dataset("mnist", "train")
+
+
+def test_a_truncated_cifar_archive_names_the_file_and_what_to_do(offline):
+    path = offline["root"] / "cifar10/cifar10_jpg.tar.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match=r"cifar10_jpg.tar.gz: not a readable tar.gz archive, "
+                                               r"or a truncated one.*CNNLIB_DATA"):
+        load_dataset("cifar10", "train")
+
+
+@pytest.mark.parametrize("members, message", [
+    ({"train/unicorn/0000.jpg": jpeg(), "test/cat/0000.jpg": jpeg()},
+     r"unexpected entry 'train/unicorn/0000.jpg': the archive should hold train/<class>/NNNN.jpg"),
+    ({"cat/0000.jpg": jpeg()}, r"unexpected entry 'cat/0000.jpg'"),
+    ({"train/cat/0000.jpg": jpeg()}, r"the archive holds no test/<class>/\*.jpg images"),
+    ({"train/cat/0000.jpg": jpeg(), "test/cat/0001.jpg": b"not a jpeg"},
+     r"entry 'test/cat/0001.jpg' is not a decodable JPEG"),
+    ({"train/cat/0000.jpg": jpeg(), "test/cat/0001.jpg": jpeg(size=40)},
+     r"entry 'test/cat/0001.jpg' is 40x40, not 32x32"),
+])
+def test_a_cifar_archive_of_the_wrong_layout_names_the_entry(offline, members, message):
+    write_cifar(offline["root"], members)
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match=r"cifar10_jpg.tar.gz: " + message + ".*CNNLIB_DATA"):
+        load_dataset("cifar10", "train")
+
+
+def test_a_huge_archive_member_is_refused_before_it_is_read(offline, monkeypatch):
+    # A 1 MB "JPEG" of zeros stands for the 200 MB one: both used to be read whole.
+    write_cifar(offline["root"], {"train/cat/0000.jpg": jpeg(), "train/cat/0001.jpg": bytes(1 << 20),
+                                  "test/cat/0000.jpg": jpeg()})
+    write_sums(offline["root"])
+    extract = tarfile.TarFile.extractfile
+
+    def guarded(archive, member):
+        assert member.size <= datasets_module.MAX_MEMBER_BYTES, "read before its size was checked"
+        return extract(archive, member)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", guarded)
+    with pytest.raises(DataCorruptError, match=r"entry 'train/cat/0001.jpg' is 1,048,576 bytes, far "
+                                               r"more than a 32×32 JPEG"):
+        load_dataset("cifar10", "train")
+
+
+def test_a_usps_file_of_the_wrong_shape_names_the_file(offline):
+    path = offline["root"] / "usps/usps.h5"
+    with h5py.File(path, "w") as f:
+        for split in ("train", "test"):
+            f.create_dataset(f"{split}/data", data=np.zeros((10, 100), dtype=np.float32))
+            f.create_dataset(f"{split}/target", data=np.zeros(10, dtype=np.int32))
+    write_sums(offline["root"])
+    with pytest.raises(DataCorruptError, match=r"usps.h5: its train data are \(10, 100\)"):
+        load_dataset("usps", "train")
+
+
+@pytest.mark.parametrize("damage", ["a missing key", "float images", "fewer labels"])
+def test_a_cache_file_missing_part_of_a_data_set_is_rebuilt_with_a_warning(offline, damage):
+    # A cache without "test_labels" used to raise a raw KeyError on every load.
+    load_dataset("usps", "train")
+    (cached,) = offline["cache"].glob("usps-*.pt")
+    data = torch.load(cached, weights_only=True)
+    if damage == "a missing key":
+        del data["test_labels"]
+    elif damage == "float images":
+        data["train_images"] = data["train_images"].float()
+    else:
+        data["test_labels"] = data["test_labels"][:3]
+    torch.save(data, cached)
+    with pytest.warns(UserWarning, match=rf"damaged cache {cached}: its? "):
+        again = load_dataset("usps", "test")
+    assert len(again) == 10
+    assert torch.load(cached, weights_only=True)["test_labels"].shape == (10,)  # rebuilt on disk
 
 
 def test_a_read_only_cache_fails_before_decoding_and_says_what_to_do(offline, monkeypatch, read_only_folder):

@@ -5,7 +5,7 @@ augmentation").
 Why here, in ``cnnlib.data``: augmentation is a step of making training batches. ``DeviceLoader``
 applies it on the device to whole batches, and pads the data set once for the shifts; keeping
 every augmentation next to the loader keeps that contract in one package, which imports nothing
-above ``cnnlib.runtime`` (``cnnlib.augment`` is the old name of this module).
+above ``cnnlib.runtime``.
 
 **The protocol.** Every augmentation is an :class:`Augmentation`:
 
@@ -37,6 +37,8 @@ parameters are drawn on the CPU, from the generator passed in, so a run is repea
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +61,25 @@ def check_batch(images: torch.Tensor, what: str = "an augmentation") -> None:
             f"{what} expects a uint8 batch N×C×H×W with values 0-255 (as load_dataset gives), "
             f"got {images.dtype} of shape {tuple(images.shape)}; convert float images in [0, 1] "
             "with (x * 255).round().to(torch.uint8)")
+
+
+def check_number(where: str, name: str, value, ok, rule: str) -> float:
+    """``value`` as a float, if it is a finite real number for which ``ok(value)`` holds; else a
+    ValueError naming the argument (``where(name=value)``) and the ``rule`` it breaks.
+
+    Checked when an augmentation is made, not when it runs: ``RandomAffine(degrees=nan)`` or
+    ``ElasticDistort(alpha=inf)`` would otherwise turn every image black, and training would go
+    on without a word."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not ok(value):
+        raise ValueError(f"{where}({name}={value!r}): {name} must be a finite number {rule}")
+    return float(value)
+
+
+def set_field(instance, name: str, value) -> None:
+    """Store a checked value on a frozen dataclass (a plain float, not a NumPy one, so the
+    augmentation's repr and the run's saved settings show plain numbers)."""
+    object.__setattr__(instance, name, value)
 
 
 def pad(images: torch.Tensor, padding: int) -> torch.Tensor:
@@ -146,11 +167,13 @@ class Augment(Augmentation):
     flip: bool = False
 
     def __post_init__(self):
-        if isinstance(self.translate, bool) or not isinstance(self.translate, int) or self.translate < 0:
+        if isinstance(self.translate, bool) or not isinstance(self.translate, numbers.Integral) \
+                or self.translate < 0:
             raise ValueError(f"Augment(translate={self.translate!r}): translate is the largest shift in "
                              "pixels, a whole number >= 0 (0: no shift)")
         if not isinstance(self.flip, bool):
             raise ValueError(f"Augment(flip={self.flip!r}): flip is True or False")
+        set_field(self, "translate", int(self.translate))
 
     @property
     def padding(self) -> int:
@@ -176,14 +199,18 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return Augment(flip=True)(images, generator)
 
 
-def _per_image(value, n: int, device) -> torch.Tensor:
-    """A scalar or n values (sequence or tensor) as a float tensor of length n on ``device``."""
-    t = torch.as_tensor(value, dtype=torch.float32).to(device)
+def _per_image(value, n: int, device, name: str = "value") -> torch.Tensor:
+    """A scalar or n values (sequence or tensor) as a float tensor of length n on ``device``;
+    a NaN or infinite ``name`` is an error (it would sample nothing but black)."""
+    t = torch.as_tensor(value, dtype=torch.float32)
     if t.dim() == 0:
-        return t.expand(n).clone()
+        t = t.expand(n).clone()
     if t.shape != (n,):
-        raise ValueError(f"expected a number or {n} values (one per image), got shape {tuple(t.shape)}")
-    return t
+        raise ValueError(f"{name}: expected a number or {n} values (one per image), got shape "
+                         f"{tuple(t.shape)}")
+    if t.device.type == "cpu" and not torch.isfinite(t).all():  # drawn on the CPU: no device sync
+        raise ValueError(f"{name} must be finite, got {t.tolist()}")
+    return t.to(device)
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -204,10 +231,10 @@ def affine_matrices(n: int, height: int, width: int, *, angle=0.0, translate=(0.
     """
     # Our angles turn counter-clockwise, like v2.functional.rotate; the matrix below (that of
     # v2.functional.affine) turns clockwise, hence the minus.
-    angle = -torch.deg2rad(_per_image(angle, n, device))
-    scale = _per_image(scale, n, device)
-    tx, ty = (_per_image(t, n, device) for t in _pair(translate))
-    sx, sy = (torch.deg2rad(_per_image(s, n, device)) for s in _pair(shear))
+    angle = -torch.deg2rad(_per_image(angle, n, device, "angle"))
+    scale = _per_image(scale, n, device, "scale")
+    tx, ty = (_per_image(t, n, device, "translate") for t in _pair(translate))
+    sx, sy = (torch.deg2rad(_per_image(s, n, device, "shear")) for s in _pair(shear))
     # Rotation times shear (determinant 1), then its inverse, divided by the scale.
     a = torch.cos(angle - sy) / torch.cos(sy)
     b = -torch.cos(angle - sy) * torch.tan(sx) / torch.cos(sy) - torch.sin(angle)
@@ -269,13 +296,25 @@ class RandomAffine(Augmentation):
     translate: float = 0.0
 
     def __post_init__(self):
-        low, high = self.scale
-        if not 0 < low <= high:
+        where = "RandomAffine"
+        if not (isinstance(self.scale, (tuple, list)) and len(self.scale) == 2):
+            raise ValueError(f"RandomAffine(scale={self.scale!r}): scale is a zoom range (low, high) "
+                             "with 0 < low <= high, e.g. (0.8, 1.25); for one fixed zoom give "
+                             "(1.2, 1.2)")
+        low, high = (check_number(where, "scale", v, lambda v: v > 0, "> 0 in each end of (low, high)")
+                     for v in self.scale)
+        if not low <= high:
             raise ValueError(f"RandomAffine(scale={self.scale!r}): a zoom range (low, high) with "
                              "0 < low <= high, e.g. (0.8, 1.25)")
-        if self.degrees < 0 or not 0 <= self.shear < 90 or not 0 <= self.translate <= 1:
-            raise ValueError(f"{self!r}: degrees >= 0, shear in [0, 90) degrees and translate in "
-                             "[0, 1] (a fraction of the image size)")
+        set_field(self, "scale", (low, high))
+        set_field(self, "degrees", check_number(
+            where, "degrees", self.degrees, lambda v: 0 <= v <= 180,
+            "in [0, 180]: the largest rotation either way (180 already reaches every angle)"))
+        set_field(self, "shear", check_number(where, "shear", self.shear, lambda v: 0 <= v < 90,
+                                              "in [0, 90) degrees"))
+        set_field(self, "translate", check_number(
+            where, "translate", self.translate, lambda v: 0 <= v <= 1,
+            "in [0, 1]: the largest shift as a fraction of the image size"))
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, _, h, w = images.shape
@@ -331,9 +370,11 @@ def random_displacement(n: int, height: int, width: int, *, alpha: float, sigma:
     Uniform noise in [-1, 1] per pixel, blurred with a Gaussian of ``sigma`` pixels (neighbours
     move together: the image bends instead of shattering), rescaled so its std is ``alpha``.
     """
-    if not sigma > 0:
-        raise ValueError(f"sigma={sigma!r}: the smoothing of the displacement field must be > 0 "
-                         "pixels (3 is the usual value; small values shatter the image)")
+    check_number("random_displacement", "alpha", alpha, lambda v: v >= 0, ">= 0 pixels")
+    if not (isinstance(sigma, numbers.Real) and math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma={sigma!r}: the smoothing of the displacement field must be a "
+                         "finite number > 0 pixels (3 is the usual value; small values shatter "
+                         "the image)")
     radius = blur_radius(sigma)
     if radius >= min(height, width):
         raise ValueError(
@@ -354,10 +395,12 @@ class ElasticDistort(Augmentation):
     sigma: float = 3.0
 
     def __post_init__(self):
-        if not self.sigma > 0 or not self.alpha >= 0:
-            raise ValueError(f"ElasticDistort(alpha={self.alpha!r}, sigma={self.sigma!r}): sigma (the "
-                             "smoothing, pixels) must be > 0 and alpha (the size of the displacement, "
-                             "pixels) >= 0; Simard et al. use sigma about 3-4")
+        set_field(self, "alpha", check_number(
+            "ElasticDistort", "alpha", self.alpha, lambda v: v >= 0,
+            ">= 0: the typical size of the displacement in pixels (1-2 for 28x28 digits)"))
+        set_field(self, "sigma", check_number(
+            "ElasticDistort", "sigma", self.sigma, lambda v: v > 0,
+            "> 0: the smoothing of the displacement in pixels; Simard et al. use about 3-4"))
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, _, h, w = images.shape
@@ -399,7 +442,7 @@ def adjust_hue(images: torch.Tensor, shift) -> torch.Tensor:
     check_batch(images, "adjust_hue")
     if images.shape[1] != 3:
         raise ValueError(f"a hue shift needs RGB images, got {images.shape[1]} channel(s)")
-    shift = _per_image(shift, len(images), images.device).view(-1, 1, 1)
+    shift = _per_image(shift, len(images), images.device, "shift").view(-1, 1, 1)
     hsv = rgb_to_hsv(images.float() / 255)
     hsv = torch.stack([(hsv[:, 0] + shift) % 1, hsv[:, 1], hsv[:, 2]], 1)
     return _to_uint8(hsv_to_rgb(hsv) * 255)
@@ -412,9 +455,9 @@ class HueShift(Augmentation):
     max_shift: float = 0.1
 
     def __post_init__(self):
-        if not 0 <= self.max_shift <= 0.5:
-            raise ValueError(f"HueShift(max_shift={self.max_shift!r}): a fraction of the colour "
-                             "circle in [0, 0.5] (0.5 already reaches every hue)")
+        set_field(self, "max_shift", check_number(
+            "HueShift", "max_shift", self.max_shift, lambda v: 0 <= v <= 0.5,
+            "in [0, 0.5]: a fraction of the colour circle (0.5 already reaches every hue)"))
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return adjust_hue(images, _uniform(-self.max_shift, self.max_shift, len(images), generator))

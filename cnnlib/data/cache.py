@@ -1,9 +1,12 @@
 """The decoded-data cache: one ``.pt`` file per data set *and source*.
 
 A cache file is named after the data set and a key of where its images came from
-(``cifar10-offline-1a2b3c4d5e6f.pt``, ``mnist-download.pt``), so pointing ``CNNLIB_DATA`` at
-another folder, or replacing a file in it, builds a new cache instead of answering with the
-old images. A cache file that cannot be read is rebuilt (with a warning), never trusted.
+(``cifar10-offline-1a2b3c4d5e6f7a8b.pt``, ``mnist-download.pt``). For the offline folder the key
+is made of the files' SHA-256 as its ``SHA256SUMS`` lists them (``cnnlib.data.datasets``), so
+the key follows the files' *content*: another folder with the same files shares the cache, and
+a replaced file (with its new checksum) builds a new cache, even one of the same size and
+modification time. A cache file that cannot be read, or lacks part of a data set, is rebuilt
+(with a warning naming it), never trusted.
 """
 from __future__ import annotations
 
@@ -17,7 +20,13 @@ import torch
 from ..runtime import atomic_save, cache_dir
 
 # Bump when the cached format changes, so old caches are rebuilt rather than misread.
-CACHE_FORMAT = 3
+# 4: keyed by content (SHA256SUMS), and checked for every key of a data set when read.
+CACHE_FORMAT = 4
+
+# What a cached data set holds: both splits, where they came from, and the training split's
+# normalisation (``ChannelStats`` as two lists: the cache stores plain values only).
+SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+DATA_KEYS = (*SPLIT_KEYS, "source", "mean", "std")
 
 
 def offline_dir() -> Path | None:
@@ -26,15 +35,13 @@ def offline_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def folder_key(root: Path, files: list[str]) -> str:
-    """A short key of the files ``files`` of folder ``root``: its absolute path and each file's
-    size and modification time (cheap: nothing is read), so another folder or a replaced file
-    gives another key."""
-    digest = hashlib.sha256(str(root.resolve()).encode())
-    for relative in files:
-        info = (root / relative).stat()
-        digest.update(f"\0{relative}\0{info.st_size}\0{info.st_mtime_ns}".encode())
-    return "offline-" + digest.hexdigest()[:12]
+def content_key(checksums: dict[str, str]) -> str:
+    """A short key of files by their content: ``checksums`` maps each file's path (relative to
+    the offline folder) to its SHA-256."""
+    digest = hashlib.sha256()
+    for relative, sha256 in sorted(checksums.items()):
+        digest.update(f"{relative}\0{sha256}\0".encode())
+    return "offline-" + digest.hexdigest()[:16]
 
 
 def cache_path(stem: str, key: str) -> Path:
@@ -42,9 +49,30 @@ def cache_path(stem: str, key: str) -> Path:
     return cache_dir() / f"{stem}-{key}.pt"
 
 
+def dataset_problem(data) -> str | None:
+    """What is wrong with a cached data set (a missing key, images that are not uint8
+    N×C×H×W, labels that do not match them, statistics that do not fit), or ``None``."""
+    if not isinstance(data, dict):
+        return f"it holds a {type(data).__name__}, not a dictionary"
+    missing = [key for key in DATA_KEYS if key not in data]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    for split in ("train", "test"):
+        images, labels = data[f"{split}_images"], data[f"{split}_labels"]
+        if not (isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.dim() == 4):
+            return f"its {split}_images are not a uint8 tensor N×C×H×W"
+        if not (isinstance(labels, torch.Tensor) and labels.shape == (len(images),)):
+            return f"its {split}_labels do not match its {len(images)} {split} images"
+    channels = data["train_images"].shape[1]
+    if not all(isinstance(data[k], (list, tuple)) and len(data[k]) == channels for k in ("mean", "std")):
+        return f"its mean and std are not {channels} value(s), one per channel"
+    return None
+
+
 def read_cache(path: Path) -> dict | None:
-    """The cached dictionary at ``path``; ``None`` when there is none, or when it is damaged or
-    of an older format (a warning says so), so that the caller builds it again."""
+    """The cached data set at ``path``; ``None`` when there is none, or when it is damaged,
+    incomplete or of an older format (a warning names the file), so that the caller builds it
+    again."""
     if not path.is_file():
         return None
     try:
@@ -53,7 +81,12 @@ def read_cache(path: Path) -> dict | None:
         warnings.warn(f"ignoring unreadable cache {path} ({type(err).__name__}: {err}); "
                       "building it again", stacklevel=3)
         return None
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+    if isinstance(data, dict) and data.get("format") != CACHE_FORMAT:
+        return None  # an older version of the library wrote it: rebuilt without fuss
+    problem = dataset_problem(data)
+    if problem is not None:
+        warnings.warn(f"ignoring the damaged cache {path}: {problem}; building it again (if this "
+                      "repeats, delete the file)", stacklevel=3)
         return None
     return data
 

@@ -6,13 +6,18 @@ Where the images come from, in order:
 
 1. the decoded cache (``cnnlib.data.cache``), a file per data set and source;
 2. the offline folder named by ``$CNNLIB_DATA`` (the layout of the book's ``shared/data`` folder,
-   checksums verified against its ``SHA256SUMS``);
+   each file verified against its line in the folder's ``SHA256SUMS``, which must list it);
 3. torchvision's download, when the machine is online;
 4. otherwise a ``DataUnavailableError`` that says what is missing and the two ways to provide it.
 
 Decoding happens once; the result is cached, written atomically so an interrupted or failed
 decode never leaves a broken cache behind. The cache folder is checked for writing *before*
 decoding, so a read-only one fails at once with advice.
+
+A damaged offline file (a wrong checksum, a truncated archive, MNIST's images file where its
+labels are expected, a "JPEG" of 200 MB) is a ``DataCorruptError`` that names the file and says
+how to replace it; nothing is read whole before its size is checked (``MAX_MEMBER_BYTES``,
+``MAX_IDX_BYTES``).
 """
 from __future__ import annotations
 
@@ -20,13 +25,14 @@ import gzip
 import hashlib
 import tarfile
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import torch
 
 from ..runtime import cache_dir, writable_cache_dir
-from .cache import cache_path, folder_key, offline_dir, read_cache, write_cache
+from .cache import cache_path, content_key, offline_dir, read_cache, write_cache
 
 
 class OfflineSplitWarning(UserWarning):
@@ -34,7 +40,7 @@ class OfflineSplitWarning(UserWarning):
 
     A note about where the data came from, not a mistake of the caller; ``cnnlib.book.setup``
     shows it in a notebook as one line, without the warning's file and line."""
-from .stats import channel_stats, normalise
+from .stats import ChannelStats, as_stats, channel_stats, normalise
 
 DIGITS = [str(d) for d in range(10)]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
@@ -53,13 +59,28 @@ SPLITS = ("train", "test")
 MNIST_OFFLINE_TRAIN = 8000
 MNIST_OFFLINE_SEED = 0
 
+# Nothing is read whole before its size is checked. A CIFAR-10 JPEG is about 1 KB (32×32 pixels,
+# 3 KB raw); MNIST's largest IDX file, the 60,000 training images, is 47 MB uncompressed.
+MAX_MEMBER_BYTES = 64 * 1024
+MAX_IDX_BYTES = 64 * 1024 * 1024
+
+# What to do about a damaged offline file: the end of every DataCorruptError about one.
+REPLACE = ("delete it and copy a fresh one from the book's shared/data folder (or download it "
+           "again), and check that CNNLIB_DATA names that folder")
+
 
 class DataUnavailableError(FileNotFoundError):
     """The data set is neither cached, nor in the offline folder, nor downloadable."""
 
 
 class DataCorruptError(ValueError):
-    """A data file exists but is damaged (wrong checksum, truncated, undecodable)."""
+    """A data file exists but cannot be trusted: damaged (wrong checksum, truncated,
+    undecodable) or not listed in its folder's ``SHA256SUMS``."""
+
+
+def corrupt(path, problem: str) -> DataCorruptError:
+    """The error for a damaged offline file: which file, what is wrong, and what to do."""
+    return DataCorruptError(f"{path}: {problem}. To fix it, {REPLACE}.")
 
 
 @dataclass
@@ -72,9 +93,10 @@ class ImageDataset:
     name: str = ""
     split: str = ""
     source: str = field(default="", repr=False)
-    # (mean, std) per channel on the [0, 1] scale used to normalise these images. load_dataset
-    # gives both splits the *training* split's statistics; None means "compute from the images".
-    stats: tuple | None = field(default=None, repr=False)
+    # The normalisation of these images (a ChannelStats, or any (mean, std) pair: checked and
+    # converted). load_dataset gives both splits the *training* split's; left out, it is
+    # computed from the images themselves.
+    stats: ChannelStats | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -83,6 +105,7 @@ class ImageDataset:
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         self.labels = self.labels.long()
+        self.stats = channel_stats(self.images) if self.stats is None else as_stats(*self.stats)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -96,17 +119,13 @@ class ImageDataset:
 
     @property
     def mean(self) -> tuple:
-        """Per-channel mean used for normalisation ([0, 1] scale)."""
-        if self.stats is None:
-            self.stats = channel_stats(self.images)
-        return tuple(self.stats[0])
+        """Per-channel mean used for normalisation ([0, 1] scale): ``stats.mean``."""
+        return self.stats.mean
 
     @property
     def std(self) -> tuple:
-        """Per-channel standard deviation used for normalisation ([0, 1] scale)."""
-        if self.stats is None:
-            self.stats = channel_stats(self.images)
-        return tuple(self.stats[1])
+        """Per-channel standard deviation used for normalisation ([0, 1] scale): ``stats.std``."""
+        return self.stats.std
 
     def normalised(self) -> torch.Tensor:
         """All images as float32, normalised per channel with this data set's ``mean`` and
@@ -158,17 +177,18 @@ def load_files(name: str, split: str = "train", *, download: bool = True) -> Ima
             f"split of them ({MNIST_OFFLINE_TRAIN:,} / {10000 - MNIST_OFFLINE_TRAIN:,}, seed "
             f"{MNIST_OFFLINE_SEED}). Online, the full 60,000/10,000 MNIST is downloaded instead.",
             OfflineSplitWarning, stacklevel=3)
-    return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], list(data["classes"]),
+    return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], list(DATASETS[name][0]),
                         name, split, data["source"], (data["mean"], data["std"]))
 
 
 def source_key(name: str) -> str:
-    """Which source ``name`` is read from now: the offline folder (a key of its files) when it
-    holds the data set's files, else ``"download"``. The cache is keyed by it."""
+    """Which source ``name`` is read from now: the offline folder, keyed by its files' content
+    (their SHA-256 as ``SHA256SUMS`` lists them), when it holds the data set's files; else
+    ``"download"``. The cache is keyed by it."""
     root = offline_dir()
     files = DATASETS[name][1]
     if root is not None and all((root / f).is_file() for f in files):
-        return folder_key(root, files)
+        return content_key(listed_checksums(root, files))
     return "download"
 
 
@@ -184,8 +204,7 @@ def _load_cached_or_decode(name: str, download: bool) -> dict:
         data = _download(name)
     if data is None:
         raise DataUnavailableError(_missing_message(name, download))
-    data["classes"] = list(DATASETS[name][0])
-    data["mean"], data["std"] = channel_stats(data["train_images"])
+    data["mean"], data["std"] = map(list, channel_stats(data["train_images"]))
     write_cache(data, cache_file)
     return data
 
@@ -210,58 +229,95 @@ def _missing_message(name: str, download: bool) -> str:
 
 def _decode_offline(name: str) -> dict:
     root = offline_dir()
-    for relative in DATASETS[name][1]:
-        _verify_checksum(root, relative)
+    files = DATASETS[name][1]
+    for relative, sha256 in listed_checksums(root, files).items():
+        _verify_checksum(root / relative, sha256)
     decode = {"mnist": _decode_mnist_offline, "usps": _decode_usps, "cifar10": _decode_cifar10}[name]
     return decode(root)
 
 
-def _verify_checksum(root: Path, relative: str) -> None:
-    """Compare a file with its line in ``SHA256SUMS`` (when the folder has one)."""
+def listed_checksums(root: Path, files: list[str]) -> dict[str, str]:
+    """Each of ``files`` (relative to ``root``) with its SHA-256 as ``root/SHA256SUMS`` lists it.
+
+    A file the list lacks (or a folder without the list) is refused, not read unverified: a
+    file that cannot be checked could be truncated or the wrong one, and the book's numbers
+    would silently change. The list is also what keys the cache, so a file replaced together
+    with its line is decoded again. The error says how to add the missing line.
+    """
     sums = root / "SHA256SUMS"
-    if not sums.is_file():
-        return
     expected = {}
-    for line in sums.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            expected[parts[1].lstrip("*")] = parts[0].lower()
-    if relative not in expected:
-        return
+    if sums.is_file():
+        for line in sums.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                expected[parts[1].lstrip("*")] = parts[0].lower()
+    unlisted = [relative for relative in files if relative not in expected]
+    if unlisted:
+        where = sums if sums.is_file() else f"{sums}, which does not exist"
+        raise DataCorruptError(
+            f"{', '.join(str(root / f) for f in unlisted)}: not listed in {where}, so it cannot be "
+            f"verified and is not used. If you trust the file, add its line: "
+            f"cd {root} && sha256sum {' '.join(unlisted)} >> SHA256SUMS "
+            f"(or point CNNLIB_DATA at the book's shared/data folder).")
+    return {relative: expected[relative] for relative in files}
+
+
+def _verify_checksum(path: Path, sha256: str) -> None:
+    """Compare a file's SHA-256 with ``sha256``, its line in ``SHA256SUMS``."""
     digest = hashlib.sha256()
-    with open(root / relative, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    if digest.hexdigest() != expected[relative]:
-        raise DataCorruptError(
-            f"{root / relative} is corrupt or truncated: its SHA-256 does not match SHA256SUMS. "
-            "Replace the file with a fresh copy.")
+    if digest.hexdigest() != sha256:
+        raise corrupt(path, "its SHA-256 does not match its line in SHA256SUMS (corrupt, "
+                            "truncated or replaced)")
 
 
-def _read_idx(path: Path) -> torch.Tensor:
-    """Read a gzipped IDX file (the MNIST format): a magic number, sizes, then uint8 data."""
+def _read_idx(path: Path, what: str, shape: tuple) -> torch.Tensor:
+    """Read a gzipped IDX file (the MNIST format: a magic number, sizes, then uint8 data) that
+    holds ``what`` ("images" or "labels"), of ``shape`` after the count (``(28, 28)``, ``()``).
+
+    The magic number's last byte is the number of dimensions: 3 for images, 1 for labels, so
+    an images file where the labels file belongs (or the reverse) is caught here, by name.
+    """
     try:
-        raw = gzip.decompress(path.read_bytes())
+        with gzip.open(path) as f:
+            raw = f.read(MAX_IDX_BYTES + 1)
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataCorruptError(f"{path} is not a readable gzip file ({err}); replace it") from err
-    ndim = raw[3] if len(raw) >= 4 else 0
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08 or ndim == 0:
-        raise DataCorruptError(f"{path} is not an IDX file of unsigned bytes; replace it")
+        raise corrupt(path, f"not a readable gzip file ({err})") from err
+    if len(raw) > MAX_IDX_BYTES:
+        raise corrupt(path, f"it unpacks to more than {MAX_IDX_BYTES >> 20} MB, more than any "
+                            "MNIST file")
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] == 0:
+        raise corrupt(path, "not an IDX file of unsigned bytes (wrong magic number)")
+    ndim = raw[3]
+    if ndim != 1 + len(shape):
+        kind = {3: "images", 1: "labels"}.get(ndim, f"{ndim}-dimensional data")
+        raise corrupt(path, f"it holds {kind} (magic number 0x0000080{ndim:x}) where MNIST's "
+                            f"{what} (0x0000080{1 + len(shape):x}) belong: are the images and "
+                            "labels files swapped?")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    if tuple(dims[1:]) != shape:
+        raise corrupt(path, f"its {what} are {'x'.join(map(str, dims[1:]))}, not "
+                            f"{'x'.join(map(str, shape))}")
     body = raw[4 + 4 * ndim:]
     expected = 1
     for d in dims:
         expected *= d
     if len(body) != expected:
-        raise DataCorruptError(f"{path} is truncated: {len(body):,} of {expected:,} bytes; replace it")
+        raise corrupt(path, f"truncated: {len(body):,} of {expected:,} bytes")
     return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
 
 
 def _decode_mnist_offline(root: Path) -> dict:
-    images = _read_idx(root / DATASETS["mnist"][1][0]).unsqueeze(1)
-    labels = _read_idx(root / DATASETS["mnist"][1][1]).long()
+    images_file, labels_file = (root / f for f in DATASETS["mnist"][1])
+    images = _read_idx(images_file, "images", (28, 28)).unsqueeze(1)
+    labels = _read_idx(labels_file, "labels", ()).long()
     if len(images) != len(labels):
-        raise DataCorruptError(f"{root / 'mnist'}: {len(images)} images but {len(labels)} labels")
+        raise corrupt(labels_file, f"it has {len(labels):,} labels but {images_file.name} has "
+                                   f"{len(images):,} images: the two files must come from the "
+                                   "same MNIST split")
+    check_labels(labels, labels_file)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(MNIST_OFFLINE_SEED))
     train, test = order[:MNIST_OFFLINE_TRAIN].sort().values, order[MNIST_OFFLINE_TRAIN:].sort().values
     return {"train_images": images[train], "train_labels": labels[train],
@@ -277,50 +333,95 @@ def _decode_usps(root: Path) -> dict:
     try:
         with h5py.File(path, "r") as f:
             for split in SPLITS:
-                pixels = torch.from_numpy(f[split]["data"][:]).reshape(-1, 1, 16, 16)
+                pixels = torch.from_numpy(f[split]["data"][:]).float()
+                labels = torch.from_numpy(f[split]["target"][:]).long()
+                if pixels.dim() != 2 or pixels.shape[1] != 256 or labels.shape != (len(pixels),):
+                    raise corrupt(path, f"its {split} data are {tuple(pixels.shape)} with "
+                                        f"{tuple(labels.shape)} targets, not N×256 16x16 images "
+                                        "with N targets")
+                check_labels(labels, path)
                 # Stored as floats in [0, 1]; the book keeps every data set as uint8.
+                pixels = pixels.reshape(-1, 1, 16, 16)
                 data[f"{split}_images"] = (pixels * 255).round().clamp(0, 255).to(torch.uint8)
-                data[f"{split}_labels"] = torch.from_numpy(f[split]["target"][:]).long()
-    except (OSError, KeyError) as err:
-        raise DataCorruptError(f"{path} is not a readable USPS HDF5 file ({err}); replace it") from err
+                data[f"{split}_labels"] = labels
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        if isinstance(err, DataCorruptError):
+            raise
+        raise corrupt(path, f"not a readable USPS HDF5 file ({err})") from err
     return data
 
 
-def _safe_member_name(member: tarfile.TarInfo) -> PurePosixPath:
-    """Reject archive entries that could escape a folder (absolute, '..', links, devices)."""
-    path = PurePosixPath(member.name)
-    if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
-        raise DataCorruptError(f"unsafe entry {member.name!r} in the archive; refusing to read it")
-    return path
+def check_labels(labels: torch.Tensor, path: Path) -> None:
+    """Digit labels are 0-9; anything else means the wrong file."""
+    if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) <= 9):
+        raise corrupt(path, f"its labels run from {int(labels.min())} to {int(labels.max())}, "
+                            "not 0-9: it is not a file of digit labels")
+
+
+def _member_parts(member: tarfile.TarInfo, path: Path) -> tuple[str, ...] | None:
+    """``(split, class, file name)`` of a JPEG entry of the CIFAR-10 archive ``path``; ``None``
+    for an entry to skip (a folder, a file that is not a JPEG). Entries that could escape a
+    folder (absolute, '..', links, devices), sit elsewhere than ``split/class/NNNN.jpg`` or are
+    too large to be a 32×32 JPEG are refused, before anything of them is read."""
+    parts = PurePosixPath(member.name).parts
+    if PurePosixPath(member.name).is_absolute() or ".." in parts or not (member.isfile() or member.isdir()):
+        raise corrupt(path, f"unsafe entry {member.name!r} in the archive (absolute, '..', a link "
+                            "or a device); refusing to read it")
+    if not member.isfile() or not parts[-1].endswith(".jpg"):
+        return None
+    if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in CIFAR10_CLASSES:
+        raise corrupt(path, f"unexpected entry {member.name!r}: the archive should hold "
+                            "train/<class>/NNNN.jpg and test/<class>/NNNN.jpg, with CIFAR-10's "
+                            "class names")
+    if member.size > MAX_MEMBER_BYTES:
+        raise corrupt(path, f"entry {member.name!r} is {member.size:,} bytes, far more than a "
+                            f"32×32 JPEG (limit {MAX_MEMBER_BYTES:,}); refusing to read it")
+    return parts
+
+
+def _decode_jpegs(items: list, split: str, path: Path) -> torch.Tensor:
+    """The JPEGs ``items`` (class index, file name, bytes) decoded as one uint8 N×3×32×32 batch;
+    a JPEG that does not decode, or is not 32×32, is named in the error."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    if not items:
+        raise corrupt(path, f"the archive holds no {split}/<class>/*.jpg images")
+    encoded = [torch.frombuffer(bytearray(payload), dtype=torch.uint8) for _, _, payload in items]
+    try:
+        images = decode_jpeg(encoded, mode=ImageReadMode.RGB)
+    except RuntimeError:  # which one? decode them one at a time to name it
+        for (label, name, _), jpeg in zip(items, encoded):
+            try:
+                decode_jpeg(jpeg, mode=ImageReadMode.RGB)
+            except RuntimeError as err:
+                member = f"{split}/{CIFAR10_CLASSES[label]}/{name}"
+                raise corrupt(path, f"entry {member!r} is not a decodable JPEG ({err})") from err
+        raise
+    for (label, name, _), image in zip(items, images):
+        if image.shape != (3, 32, 32):
+            member = f"{split}/{CIFAR10_CLASSES[label]}/{name}"
+            raise corrupt(path, f"entry {member!r} is {image.shape[2]}x{image.shape[1]}, not 32x32")
+    return torch.stack(images)
 
 
 def _decode_cifar10(root: Path) -> dict:
     """Decode the JPEGs straight from the tar.gz, in memory: nothing is unpacked to disk."""
-    from torchvision.io import decode_jpeg
-
     path = root / DATASETS["cifar10"][1][0]
     found = {split: [] for split in SPLITS}  # (class index, file name, bytes)
     try:
         with tarfile.open(path, "r:gz") as archive:
             for member in archive:
-                parts = _safe_member_name(member).parts
-                if not member.isfile() or not parts[-1].endswith(".jpg"):
-                    continue
-                if len(parts) != 3 or parts[0] not in SPLITS or parts[1] not in CIFAR10_CLASSES:
-                    raise DataCorruptError(f"{path}: unexpected entry {member.name!r}")
-                payload = archive.extractfile(member).read()
-                found[parts[0]].append((CIFAR10_CLASSES.index(parts[1]), parts[2], payload))
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise DataCorruptError(f"{path} is not a readable tar.gz archive ({err}); replace it") from err
+                parts = _member_parts(member, path)
+                if parts is not None:
+                    payload = archive.extractfile(member).read()
+                    found[parts[0]].append((CIFAR10_CLASSES.index(parts[1]), parts[2], payload))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise corrupt(path, f"not a readable tar.gz archive, or a truncated one "
+                            f"({type(err).__name__}: {err})") from err
     data = {"source": "offline-jpeg-q75"}
     for split, items in found.items():
         items.sort(key=lambda item: (item[0], item[1]))
-        encoded = [torch.frombuffer(bytearray(payload), dtype=torch.uint8) for _, _, payload in items]
-        try:
-            images = decode_jpeg(encoded)
-        except RuntimeError as err:
-            raise DataCorruptError(f"{path}: a JPEG in the {split} split does not decode ({err})") from err
-        data[f"{split}_images"] = torch.stack(images)
+        data[f"{split}_images"] = _decode_jpegs(items, split, path)
         data[f"{split}_labels"] = torch.tensor([label for label, _, _ in items], dtype=torch.long)
     return data
 

@@ -13,8 +13,7 @@ import torch
 
 from ..runtime import get_device
 from .augment import as_augmentation, pad
-from .stats import check_stats
-
+from .stats import as_stats, normaliser
 
 
 def batch_count(n: int, batch_size: int, drop_last: bool) -> int:
@@ -43,9 +42,9 @@ def batch_indices(n: int, batch_size: int, *, shuffle: bool, drop_last: bool, se
 class DeviceLoader:
     """Iterate over a data set in normalised float batches made on ``device``.
 
-    ``data`` is an :class:`~cnnlib.data.ImageDataset` (or anything with uint8 ``.images`` and
-    ``.labels``). Images are normalised with ``mean``/``std`` (per channel, [0, 1] scale; by
-    default the data set's own), shuffled with a generator seeded by ``seed`` and the epoch
+    ``data`` is an :class:`~cnnlib.data.ImageDataset` (or anything with uint8 ``.images``,
+    ``.labels`` and ``.stats``). Images are normalised with ``mean``/``std`` (per channel, [0, 1]
+    scale; by default the data set's own ``stats``), kept as ``stats``, shuffled with a generator seeded by ``seed`` and the epoch
     number, so epoch *k* of a run is the same whenever it is replayed (needed to resume).
 
     ``augment``: an augmentation of ``cnnlib.data.augment`` (or a function (uint8 batch,
@@ -61,15 +60,13 @@ class DeviceLoader:
         self.device = torch.device(device) if device is not None else get_device()
         if data.images.dtype != torch.uint8:
             raise ValueError("DeviceLoader expects uint8 images (as load_dataset returns them)")
-        channels = data.images.shape[1]
-        # Checked (one value per channel) and a zero std raised to one grey level: never NaN.
-        mean, std = check_stats(data.mean if mean is None else mean,
-                                data.std if std is None else std, channels)
-        mean = mean.to(self.device).reshape(1, channels, 1, 1)
-        std = std.to(self.device).reshape(1, channels, 1, 1)
-        # Normalising uint8 directly: (x/255 - mean)/std == x * scale + shift, one fused op.
-        self.scale = 1 / (255 * std)
-        self.shift = -mean / std
+        # The data set's normalisation, or the one given (e.g. the training set's, for a test set).
+        stats = data.stats
+        if mean is not None or std is not None:
+            stats = as_stats(stats.mean if mean is None else mean, stats.std if std is None else std)
+        self.stats = stats
+        # Checked (one value per channel); a zero std counts as one grey level: never NaN.
+        self._scale, self._shift = normaliser(stats, data.images.shape[1], self.device)
         self.augment = as_augmentation(augment)
         self.labels = data.labels.to(self.device)
         # Padding for the random shifts is done once here, not once per batch.
@@ -82,17 +79,12 @@ class DeviceLoader:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.epoch = 0  # advanced by each full pass; ``fit`` sets it when resuming
 
-    @property
-    def stats(self) -> tuple:
-        """(mean, std) used for normalising, to normalise validation data the same way."""
-        std = 1 / (255 * self.scale)
-        return ((-self.shift * std).flatten().tolist(), std.flatten().tolist())
-
     def __len__(self) -> int:
         return batch_count(len(self.labels), self.batch_size, self.drop_last)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        x = torch.addcmul(self.shift, images.float(), self.scale)
+        """A uint8 batch as the network sees it: ``(x / 255 - mean) / std`` with ``stats``."""
+        x = torch.addcmul(self._shift, images.float(), self._scale)
         return x.contiguous(memory_format=self.memory_format)
 
     def __iter__(self):

@@ -20,7 +20,6 @@ import torch
 from ..runtime import writable_cache_dir
 from .cache import cache_path, read_cache, write_cache
 from .datasets import ImageDataset, load_files, source_key
-from .stats import channel_stats
 
 __all__ = ["blend", "random_crops", "skimage_photos", "load_mnist_m", "build_mnist_m"]
 
@@ -117,7 +116,7 @@ def load_mnist_m(split: str = "train", *, seed: int = 0, backgrounds: str = "bot
                  for s in ("train", "test")}
         data = {f"{s}_{k}": getattr(d, k) for s, d in built.items() for k in ("images", "labels")}
         data["source"] = built["train"].source
-        data["mean"], data["std"] = channel_stats(built["train"].images)
+        data["mean"], data["std"] = map(list, built["train"].stats)
         write_cache(data, path)
     return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], [str(d) for d in range(10)],
                         "mnist_m", split, data["source"].replace("/train", f"/{split}"),
