@@ -5,7 +5,8 @@
   torchvision's download (``cnnlib.data.datasets``) and cached (``cnnlib.data.cache``);
   MNIST-M is built from MNIST and photos (``cnnlib.data.mnist_m``).
 - ``normalise(images, mean, std)`` and ``ImageDataset.normalised()``: what a network sees,
-  ``(x / 255 - mean) / std`` per channel (``cnnlib.data.stats``).
+  ``(x / 255 - mean) / std`` per channel. A data set's normalisation is its ``stats``, a
+  ``ChannelStats(mean, std)`` (``cnnlib.data.stats``).
 - ``DeviceLoader``: shuffled, normalised, augmented batches made on the device with no per-image
   Python work (``cnnlib.data.loader``).
 - Batched augmentation, all of it in ``cnnlib.data.augment``: ``Augment`` (shift and flip),
@@ -18,7 +19,7 @@ from .datasets import (DATASETS, DataCorruptError, DataUnavailableError, ImageDa
                        OfflineSplitWarning)
 from .loader import DeviceLoader
 from .registry import load_dataset
-from .stats import normalise
+from .stats import ChannelStats, normalise
 from .tensors import TensorLoader
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DATASETS",
     "Augment",
     "Augmentation",
+    "ChannelStats",
     "Compose",
     "DataCorruptError",
     "DataUnavailableError",

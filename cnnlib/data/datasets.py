@@ -241,8 +241,12 @@ def listed_checksums(root: Path, files: list[str]) -> dict[str, str]:
 
     A file the list lacks (or a folder without the list) is refused, not read unverified: a
     file that cannot be checked could be truncated or the wrong one, and the book's numbers
-    would silently change. The list is also what keys the cache, so a file replaced together
-    with its line is decoded again. The error says how to add the missing line.
+    would silently change. The error says how to add the missing line.
+
+    The listed checksums also key the cache (``cnnlib.data.cache``): a file replaced together
+    with its line is decoded again, whatever its size and time. A file changed *without* its
+    line is refused at the next decode; until then the cache serves the content its line
+    describes, verified when it was decoded, never other bytes.
     """
     sums = root / "SHA256SUMS"
     expected = {}
