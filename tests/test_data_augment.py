@@ -200,6 +200,12 @@ def test_the_functional_api_refuses_non_finite_parameters():
         random_displacement(1, 24, 24, alpha=float("inf"), sigma=3.0, generator=torch.Generator())
 
 
+def test_an_elastic_displacement_larger_than_the_images_is_a_clear_error():
+    x = smooth_images(h=24, w=24)
+    with pytest.raises(ValueError, match="alpha=1000.0 moves pixels.*these 24x24 images"):
+        ElasticDistort(alpha=1000.0)(x, torch.Generator().manual_seed(0))
+
+
 def test_float_images_are_an_error_not_a_black_image():
     x = smooth_images().float() / 255  # [0, 1]: read as uint8 this would be almost black
     for augment in (HueShift(0.1), rotate(10), ElasticDistort(), Augment(translate=2)):

@@ -381,6 +381,11 @@ def random_displacement(n: int, height: int, width: int, *, alpha: float, sigma:
             f"elastic distortion with sigma={sigma} smooths with a kernel of radius {radius} pixels, "
             f"which needs images larger than {radius}x{radius}; these are {height}x{width}: use a "
             f"smaller sigma (below {min(height, width) / 3:.2g}) or larger images")
+    if alpha > max(height, width):
+        raise ValueError(
+            f"elastic distortion with alpha={alpha} moves pixels by about {alpha} pixels, more "
+            f"than the size of these {height}x{width} images: almost every pixel would be read from "
+            "outside them (black). Use an alpha of a few pixels (1-2 for 28x28 digits)")
     field = torch.rand(n, 2, height, width, generator=generator).to(device) * 2 - 1
     field = _gaussian_blur(field, sigma)
     return field * (alpha / field.std(dim=(2, 3), keepdim=True).clamp_min(1e-8))
