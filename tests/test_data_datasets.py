@@ -363,7 +363,7 @@ def test_a_usps_file_of_the_wrong_shape_names_the_file(offline):
         load_dataset("usps", "train")
 
 
-@pytest.mark.parametrize("damage", ["a missing key", "float images", "fewer labels"])
+@pytest.mark.parametrize("damage", ["a missing key", "float images", "fewer labels", "a NaN mean"])
 def test_a_cache_file_missing_part_of_a_data_set_is_rebuilt_with_a_warning(offline, damage):
     # A cache without "test_labels" used to raise a raw KeyError on every load.
     load_dataset("usps", "train")
@@ -373,8 +373,10 @@ def test_a_cache_file_missing_part_of_a_data_set_is_rebuilt_with_a_warning(offli
         del data["test_labels"]
     elif damage == "float images":
         data["train_images"] = data["train_images"].float()
-    else:
+    elif damage == "fewer labels":
         data["test_labels"] = data["test_labels"][:3]
+    else:
+        data["mean"] = [float("nan")]
     torch.save(data, cached)
     with pytest.warns(UserWarning, match=rf"damaged cache {cached}: its? "):
         again = load_dataset("usps", "test")

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..runtime import atomic_save, cache_dir
+from .stats import as_stats
 
 # Bump when the cached format changes, so old caches are rebuilt rather than misread.
 # 4: keyed by content (SHA256SUMS), and checked for every key of a data set when read.
@@ -64,7 +65,11 @@ def dataset_problem(data) -> str | None:
         if not (isinstance(labels, torch.Tensor) and labels.shape == (len(images),)):
             return f"its {split}_labels do not match its {len(images)} {split} images"
     channels = data["train_images"].shape[1]
-    if not all(isinstance(data[k], (list, tuple)) and len(data[k]) == channels for k in ("mean", "std")):
+    try:
+        stats = as_stats(data["mean"], data["std"])
+    except ValueError as err:
+        return f"its statistics are unusable ({err})"
+    if len(stats.mean) != channels:
         return f"its mean and std are not {channels} value(s), one per channel"
     return None
 

@@ -44,8 +44,9 @@ class DeviceLoader:
 
     ``data`` is an :class:`~cnnlib.data.ImageDataset` (or anything with uint8 ``.images``,
     ``.labels`` and ``.stats``). Images are normalised with ``mean``/``std`` (per channel, [0, 1]
-    scale; by default the data set's own ``stats``), kept as ``stats``, shuffled with a generator seeded by ``seed`` and the epoch
-    number, so epoch *k* of a run is the same whenever it is replayed (needed to resume).
+    scale; by default the data set's own), kept as they are given in ``stats``. Batches are
+    shuffled with a generator seeded by ``seed`` and the epoch number, so epoch *k* of a run is
+    the same whenever it is replayed (needed to resume).
 
     ``augment``: an augmentation of ``cnnlib.data.augment`` (or a function (uint8 batch,
     generator) -> uint8 batch). The data set is zero-padded once by ``augment.padding`` here,
