@@ -113,3 +113,16 @@ def test_a_plain_function_is_an_augmentation_too(tiny_dataset):
     assert torch.allclose(x, DeviceLoader(tiny_dataset, 8, device="cpu").normalise(255 - tiny_dataset.images[:8]))
     with pytest.raises(ValueError, match="augment must be an augmentation"):
         DeviceLoader(tiny_dataset, 8, augment="flip", device="cpu")
+
+
+@pytest.mark.parametrize("function", [
+    lambda x, g: x.float() / 255,  # floats in [0, 1]: normalised as 0-255, near-constant images
+    lambda x, g: x[:, :1],  # a channel lost
+    lambda x, g: None,  # forgot to return
+])
+def test_an_augmentation_that_returns_no_uint8_batch_is_a_clear_error(function):
+    data = ImageDataset(images(8), torch.zeros(8), ["a"])
+    with pytest.raises(ValueError, match="returned .* it must return a uint8 batch"):
+        next(iter(DeviceLoader(data, 4, device="cpu", augment=function)))
+    with pytest.raises(ValueError, match="it must return a uint8 batch"):
+        Compose(Augment(translate=1), function)(images(4), torch.Generator())

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Augmentation", "as_augmentation", "Augment", "shift_and_flip", "random_translate",
+__all__ = ["Augmentation", "as_augmentation", "check_output", "Augment", "shift_and_flip", "random_translate",
            "random_flip", "affine", "affine_matrices", "adjust_hue", "elastic",
            "random_displacement", "rgb_to_hsv", "hsv_to_rgb", "RandomAffine", "zoom", "rotate",
            "ElasticDistort", "HueShift", "Compose"]
@@ -61,6 +61,22 @@ def check_batch(images: torch.Tensor, what: str = "an augmentation") -> None:
             f"{what} expects a uint8 batch N×C×H×W with values 0-255 (as load_dataset gives), "
             f"got {images.dtype} of shape {tuple(images.shape)}; convert float images in [0, 1] "
             "with (x * 255).round().to(torch.uint8)")
+
+
+def check_output(images: torch.Tensor, batch: torch.Tensor, augment) -> torch.Tensor:
+    """``images``, the output of ``augment`` on ``batch``, if it is a uint8 batch of as many
+    images and channels; else a clear error. A function returning floats in [0, 1] would
+    otherwise be normalised as 0-255 values: near-constant images, and training goes on.
+    (Only dtype and shape are looked at: nothing waits for the device.)"""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4 \
+            or images.shape[:2] != batch.shape[:2]:
+        got = (f"{images.dtype} of shape {tuple(images.shape)}" if isinstance(images, torch.Tensor)
+               else type(images).__name__)
+        raise ValueError(
+            f"the augmentation {augment!r} returned {got} for a uint8 batch of shape "
+            f"{tuple(batch.shape)}: it must return a uint8 batch of as many images and channels, "
+            "values 0-255; convert float images in [0, 1] with (x * 255).round().to(torch.uint8)")
+    return images
 
 
 def check_number(where: str, name: str, value, ok, rule: str) -> float:
@@ -101,7 +117,7 @@ class Augmentation:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         check_batch(images, type(self).__name__)
-        return self.apply(pad(images, self.padding), generator)
+        return check_output(self.apply(pad(images, self.padding), generator), images, self)
 
 
 class FunctionAugmentation(Augmentation):

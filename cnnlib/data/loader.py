@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..runtime import get_device
-from .augment import as_augmentation, pad
+from .augment import as_augmentation, check_output, pad
 from .stats import as_stats, normaliser
 
 
@@ -95,6 +95,6 @@ class DeviceLoader:
         for index in indices:
             images = self.images[index]
             if self.augment is not None:
-                images = self.augment.apply(images, generator)
+                images = check_output(self.augment.apply(images, generator), images, self.augment)
             yield self.normalise(images), self.labels[index]
         self.epoch += 1
