@@ -393,14 +393,14 @@ def _decode_jpegs(items: list, split: str, path: Path) -> torch.Tensor:
     encoded = [torch.frombuffer(bytearray(payload), dtype=torch.uint8) for _, _, payload in items]
     try:
         images = decode_jpeg(encoded, mode=ImageReadMode.RGB)
-    except RuntimeError:  # which one? decode them one at a time to name it
+    except RuntimeError as batch_error:  # which one? decode them one at a time to name it
         for (label, name, _), jpeg in zip(items, encoded):
             try:
                 decode_jpeg(jpeg, mode=ImageReadMode.RGB)
             except RuntimeError as err:
                 member = f"{split}/{CIFAR10_CLASSES[label]}/{name}"
                 raise corrupt(path, f"entry {member!r} is not a decodable JPEG ({err})") from err
-        raise
+        raise corrupt(path, f"its {split} JPEGs do not decode ({batch_error})") from batch_error
     for (label, name, _), image in zip(items, images):
         if image.shape != (3, 32, 32):
             member = f"{split}/{CIFAR10_CLASSES[label]}/{name}"
