@@ -133,6 +133,20 @@ def bib(tmp_path):
     return inline_values.load_bibliography(path)
 
 
+def test_the_tool_reads_what_cnnlib_book_glue_stores(monkeypatch):
+    from cnnlib import book
+
+    cell = nbformat.v4.new_code_cell("glue('acc', 0.925)")
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw, metadata: cell.outputs.append(
+        nbformat.v4.new_output("display_data", data=bundle, metadata=metadata)))
+    book.glue("acc", 0.925)
+    book.glue("run", "50,000 images")
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("{glue:text}`acc:.1%` on {glue:text}`run`")])
+    inline_values.inline_notebook(nb, bibliography={})
+    assert nb.cells[1].source == ('<span data-glue="acc:.1%">92.5%</span> on '
+                                  '<span data-glue="run">50,000 images</span>')
+
+
 def test_roles_become_markers_holding_the_formatted_values():
     nb = notebook("Reached {glue:text}`acc:.1%` ({glue:text}`acc`) on {glue:text}`run`, n = {glue:text}`n:,d`.",
                   acc=0.92731, run="2,000 <images>", n=12345)
@@ -224,3 +238,18 @@ def test_the_command_line_writes_and_checks(tmp_path, bib, capsys):
     nbformat.write(notebook("{glue:text}`gone`"), path)
     assert inline_values.main(args) == 2
     assert f"{path}: no cell glues 'gone'" in capsys.readouterr().err
+
+
+def test_executing_a_chapter_renews_the_values_in_its_prose(tmp_path, bib):
+    pytest.importorskip("nbclient", reason="tools/execute.py runs notebooks with nbclient")
+    import execute
+
+    target = tmp_path / "out" / "chapter.ipynb"
+    nb = notebook('Reached <span data-glue="acc:.1%">50.0%</span>.', acc=0.75)  # the new run's outputs
+    assert execute.store(nb, target, bib) is None
+    assert nbformat.read(target, as_version=4).cells[1].source == 'Reached <span data-glue="acc:.1%">75.0%</span>.'
+    # A value no cell glues any more: the run's outputs are kept all the same, and the problem named.
+    problem = execute.store(notebook("{glue:text}`gone`", acc=0.75), target, bib)
+    assert "no cell glues 'gone'" in problem and str(target) in problem
+    stored = nbformat.read(target, as_version=4)
+    assert stored.cells[1].source == "{glue:text}`gone`" and stored.cells[0].outputs
