@@ -46,6 +46,7 @@ def test_markdown_has_no_myst_markup_that_jupyter_shows_raw(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_value_in_the_prose_is_the_one_its_cell_glued(path):
+    # (tests/test_chapters.py checks that the outputs are the full profile's, the book's numbers)
     nb = nbformat.read(path, as_version=4)
     glued = inline_values.glued_values(nb)
     wrong = []
@@ -95,6 +96,17 @@ def test_chapter_ends_with_the_works_it_cites(path, bibliography):
     for key in cited:
         item = bibliography[key]
         assert any(f"]({inline_values.link(item)})" in line for line in entries), (path.name, key)
+
+
+def test_every_reference_links_to_its_work(bibliography):
+    # A citation in the prose is a link: each entry needs a url, an arXiv eprint or a doi.
+    unlinked = []
+    for key, item in bibliography.items():
+        try:
+            inline_values.link(item)
+        except inline_values.InlineError:
+            unlinked.append(key)
+    assert not unlinked, f"references.bib entries without url, eprint or doi: {unlinked}"
 
 
 # -- the tool, on small notebooks -----------------------------------------------------------------
@@ -203,6 +215,15 @@ def test_citations_become_linked_author_year_text_and_a_reference_list(bib):
     assert "CNNs in practice" in lines[2] and lines[2].endswith(
         "[arXiv:1501.00001](https://arxiv.org/abs/1501.00001)")
     assert not inline_values.inline_notebook(nb, bib)  # idempotent
+
+
+def test_a_citation_gets_parentheses_unless_it_stands_inside_some(bib):
+    nb = notebook("- one (open\n- two {footcite}`gamma1946`\n- (three, {footcite}`gamma1946`)\n\n"
+                  "(four\nfive {footcite}`gamma1946`)")
+    inline_values.inline_notebook(nb, bib)
+    marker = '<span data-cite="gamma1946">[Gamma, 1946](https://doi.org/10.1000/xyz)</span>'
+    assert nb.cells[1].source == (f"- one (open\n- two ({marker})\n- (three, {marker})\n\n"
+                                  f"(four\nfive {marker})")
 
 
 def test_citation_markers_and_reference_list_follow_references_bib(tmp_path, bib):

@@ -178,9 +178,15 @@ def cite_marker(form: str, keys: str, bibliography) -> str:
     return f'<span data-cite{form}="{keys}">{cite_text(keys, bibliography, form == "t")}</span>'
 
 
+LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]", re.M)
+
+
 def inside_parentheses(text: str) -> bool:
-    """Whether the end of ``text`` (a paragraph up to a citation) is inside an open "(".."""
+    """Whether the end of ``text`` (the Markdown up to a citation) is inside an open "(", counted
+    from the start of its paragraph or list item."""
     paragraph = text.rsplit("\n\n", 1)[-1]
+    item = list(LIST_ITEM.finditer(paragraph))
+    paragraph = paragraph[item[-1].start():] if item else paragraph
     return paragraph.count("(") > paragraph.count(")")
 
 
