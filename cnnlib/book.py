@@ -3,9 +3,11 @@
 (``checkpoint_path`` lives in ``cnnlib.runtime``; ``cnnlib.book.checkpoint_path`` is its old
 name, kept for the chapters of older checkouts.)
 
-``glue`` puts a computed value into the prose of the HTML book (``{glue:text}`key```), so the
-text never states a number that no cell computed. It emits the same display bundle as
-``myst_nb.glue`` but needs no myst_nb, so it also works in Colab.
+``glue`` records a computed value under a key, so that the prose never states a number that no
+cell computed: tools/inline_values.py writes the recorded value into the chapter's Markdown
+wherever it says ``{glue:text}`key``` (and renews it after each run), and tests/test_prose.py
+checks the two agree. It emits the same display bundle as ``myst_nb.glue`` (a hidden output)
+but needs no myst_nb, so it also works in Colab.
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
 """cnnlib.book: glue emits what myst_nb reads, the set-up banner."""
+import sys
+
 import pytest
 import torch
 
@@ -15,6 +17,18 @@ def test_glue_emits_the_same_bundle_as_myst_nb(monkeypatch):
     assert hidden == {"application/papermill.record/text/plain": "42"}
     assert hidden_meta["scrapbook"] == {"name": "answer", "mime_prefix": "application/papermill.record/"}
     assert visible == {"text/plain": "'text'"} and visible_meta["scrapbook"]["mime_prefix"] == ""
+
+
+def test_glue_needs_no_myst_nb(monkeypatch):
+    # Colab has no myst_nb: importing it there fails, and glue must not need it.
+    for name in ("myst_nb", "myst_nb.ext", "myst_nb.ext.glue"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import myst_nb` now raises ImportError
+    shown = []
+    monkeypatch.setattr("IPython.display.display",
+                        lambda bundle, raw, metadata: shown.append((bundle, metadata)))
+    book.glue("acc", 0.5)
+    assert shown == [({"application/papermill.record/text/plain": "0.5"},
+                      {"scrapbook": {"name": "acc", "mime_prefix": "application/papermill.record/"}})]
 
 
 def test_glue_matches_myst_nb_when_it_is_installed(monkeypatch):

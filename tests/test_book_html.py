@@ -17,7 +17,9 @@ that is not for a local file is aborted, and the browser context is offline. On 
   outputs and tables (a reader would have to scroll sideways, or the equation is cut);
 - no warning, traceback, download error or machine path (/tmp/, /work/, /home/, /root/,
   site-packages) in any cell output;
-- every chapter shows at least MIN_FIGURES figures (image outputs of its cells).
+- every chapter shows at least MIN_FIGURES figures (image outputs of its cells);
+- every computed value in a chapter's prose shows, with the text of its Markdown marker
+  (tools/inline_values.py), every citation shows as a link, and no MyST role is left as text.
 
 Each failure names the page and the element (the code cell, by number and first line, or the
 section and a snippet of the text). It also saves screenshots of the first page and the first
@@ -26,6 +28,7 @@ chapter into _build/, and one of every figure of every chapter into _build/scree
 Without Chromium, playwright or a built book it is skipped with a message saying how to enable
 it; CI (.ci/run) sets CNNLIB_REQUIRE_BROWSER=1 so that there it fails instead.
 """
+import html
 import os
 import re
 import shutil
@@ -201,6 +204,18 @@ COLUMN_CHARACTERS = """() => {
   return {input: fits(document.querySelector('article .cell_input pre')),
           output: fits(document.querySelector('article .cell_output pre'))};
 }"""
+# The values and citations tools/inline_values.py wrote into the prose, and any role left raw.
+PROSE = """() => {
+  const article = document.querySelector('article') || document.body;
+  const text = article.cloneNode(true);
+  text.querySelectorAll('pre, code, script, style').forEach(e => e.remove());
+  const shown = el => el.getClientRects().length > 0;
+  return {values: [...article.querySelectorAll('span[data-glue]')].map(
+            s => ({spec: s.dataset.glue, text: s.textContent, shown: shown(s)})),
+          citations: [...article.querySelectorAll('span[data-cite], span[data-citet]')].map(
+            s => ({text: s.textContent, links: s.querySelectorAll('a[href^="http"]').length})),
+          raw: text.textContent.match(/\\{(glue|footcite|footbibliography|cite)[\\w:]*\\}/g) || []};
+}"""
 OUTPUTS = """() => {""" + WHERE + """
   return [...document.querySelectorAll('article .cell_output > *')].map(
     el => ({where: where(el), text: el.textContent}));
@@ -229,7 +244,8 @@ def visit(browser, page_name, screenshot=None):
     if not (HTML / f"{page_name}.html").exists():
         return {"failed": [f"{page_url(page_name)} (not built)"], "blocked": [], "errors": [],
                 "mathjax": "page not built", "math": {}, "images": [], "sidebar": [], "colab": [],
-                "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": []}
+                "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": [],
+                "prose": {"values": [], "citations": [], "raw": []}}
     context = browser.new_context(viewport=WINDOW, offline=True)
     blocked, failed, errors = [], [], []
 
@@ -290,6 +306,7 @@ def visit(browser, page_name, screenshot=None):
     report["raw_tex"] = page.evaluate(RAW_TEX)
     report["too_wide"] = page.evaluate(TOO_WIDE)  # also opens every collapsed toggle
     report["outputs"] = page.evaluate(OUTPUTS)
+    report["prose"] = page.evaluate(PROSE)
     report["figures"] = screenshot_figures(page, page_name)
     report["failed"] = [f for f in failed if f.startswith("file:")]
     context.close()
@@ -413,6 +430,33 @@ def test_chapter_has_enough_figures(reports, page):
     assert len(figures) >= MIN_FIGURES, (
         f"{page} shows {len(figures)} figure(s) (image outputs of its cells); a chapter needs at "
         f"least {MIN_FIGURES}: " + "; ".join(f["where"] for f in figures))
+
+
+def typeset(text):
+    """``text`` as Sphinx's smart quotes print it (' -> ’, -- -> –, ... -> …), to compare."""
+    for plain, fancy in (("---", "\u2014"), ("--", "\u2013"), ("...", "\u2026")):
+        text = text.replace(plain, fancy)
+    return re.sub(r"['\u2018\u2019]", "\u2019", re.sub(r'["\u201c\u201d]', '"', text))
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_prose_shows_every_value_and_citation(reports, page):
+    # The HTML shows the Markdown's values (tests/test_prose.py ties those to the outputs):
+    # each marker of the notebook, in order, with its text, and each citation as a link.
+    sys.path.insert(0, str(ROOT / "tools"))
+    from inline_values import CITE_MARKER, VALUE_MARKER
+
+    prose = reports[page]["prose"]
+    markdown = "\n".join(c.source for c in nbformat.read(source_of(page), as_version=4).cells
+                         if c.cell_type == "markdown")
+    expected = [(m["spec"], typeset(html.unescape(m["text"]))) for m in VALUE_MARKER.finditer(markdown)]
+    assert [(v["spec"], typeset(v["text"])) for v in prose["values"]] == expected, page
+    hidden = [v["spec"] for v in prose["values"] if not v["shown"]]
+    assert not hidden, f"{page}: values not shown: {hidden}"
+    assert len(prose["citations"]) == len(CITE_MARKER.findall(markdown)), page
+    unlinked = [c["text"] for c in prose["citations"] if not c["links"]]
+    assert not unlinked, f"{page}: citations without a link: {unlinked}"
+    assert not prose["raw"], f"{page}: MyST roles shown as text: {prose['raw']}"
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -3,9 +3,12 @@
     CNNLIB_PROFILE=full python tools/execute.py chapters/01_conv_design.ipynb [--out DIR]
 
 This is how the committed outputs are made (execution counts 1..n, the profile printed by each
-chapter's set-up cell). With --out, the executed copies are written to DIR instead.
+chapter's set-up cell). With --out, the executed copies are written to DIR instead. The values and
+citations written into the prose are then renewed from the new outputs (tools/inline_values.py),
+so the Markdown never states an older run's number.
 """
 import argparse
+import copy
 import sys
 import tempfile
 import time
@@ -15,6 +18,23 @@ import nbformat
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
+import inline_values
+
+
+def store(nb, target: Path, bibliography) -> str | None:
+    """Write the executed notebook to ``target`` with its prose's values renewed from its outputs.
+    The outputs are written even where the prose cannot be renewed (a value no cell glues any
+    more): they cost a run to make. Returns what went wrong then, else None."""
+    renewed = copy.deepcopy(nb)
+    try:
+        inline_values.inline_notebook(renewed, bibliography)
+        nb, problem = renewed, None
+    except inline_values.InlineError as exc:
+        problem = f"{target}: {exc} (outputs stored, prose not renewed)"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return problem
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -22,6 +42,8 @@ def main():
     parser.add_argument("--out", help="write executed notebooks here instead of in place")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
+    bibliography = inline_values.load_bibliography()
+    problems = []
     for name in args.notebooks:
         path = Path(name)
         nb = nbformat.read(path, as_version=4)
@@ -35,9 +57,11 @@ def main():
                                     resources={"metadata": {"path": str(path.parent)}})
             client.execute()
         target = Path(args.out) / path.name if args.out else path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, target)
+        problems.append(store(nb, target, bibliography))
         print(f"{path}: executed in {time.time() - start:.0f} s -> {target}", flush=True)
+    for problem in filter(None, problems):
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if any(problems) else 0
 
 
 if __name__ == "__main__":
