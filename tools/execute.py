@@ -16,12 +16,12 @@ from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--out", help="write executed notebooks here instead of in place")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name in args.notebooks:
         path = Path(name)
         nb = nbformat.read(path, as_version=4)
@@ -41,4 +41,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))
