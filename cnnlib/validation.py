@@ -107,7 +107,8 @@ def check_whiten_options(whiten, whiten_frozen) -> None:
         raise ValueError(f"whiten_frozen must be True or False, got {_kind(whiten_frozen)}")
     if whiten_frozen and whiten is None:
         raise ValueError("whiten_frozen=True keeps a whitened first conv fixed, but whiten=None "
-                         "whitens nothing: pass whiten='pca' (or 'zca') too, or drop whiten_frozen")
+                         "whitens nothing: pass whiten='pca' (or 'zca') too, or "
+                         "whiten_frozen=False (the recipes' default is True)")
 
 
 # --------------------------------------------------------------------------------------
