@@ -3,6 +3,7 @@
 Modules, from foundations to what builds on them:
 
 - ``cnnlib.runtime``  device, seeds, profile, cache folder, checkpoint paths        every chapter
+- ``cnnlib.validation`` clear errors for bad input to ``fit``, ``evaluate``, checkpoints, ``adapt``
 - ``cnnlib.data``     data sets, device-side batches, batched augmentation          chapters 1, 5
 - ``cnnlib.precision`` bf16/fp16/fp32 and memory layout by device (with ``fit``)
 - ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``

@@ -28,6 +28,7 @@ from torch import nn
 
 from .runtime import atomic_save
 from .history import History
+from .validation import describe_load_error
 
 FORMAT = "cnnlib-checkpoint"
 VERSION = 2
@@ -208,8 +209,7 @@ def read_checkpoint(path) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # EOFError, RuntimeError (bad zip), UnpicklingError, ...: all unreadable
-        first = (str(err).splitlines() or [""])[0][:160]
-        raise _unusable(path, f"it is not a readable torch file ({type(err).__name__}: {first})") from err
+        raise _unusable(path, describe_load_error(err)) from err
     if not (isinstance(saved, dict) and saved.get("format") == FORMAT):
         raise _unusable(path, _describe_foreign(saved))
     if saved.get("version") != VERSION:

@@ -19,14 +19,18 @@ Used by the exercises of every chapter.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import signal
+import threading
 
 import numpy as np
 import torch
 
 NOT_DONE = (NotImplementedError, NameError)
 FACTORS = (2, 3, 4, 10, 100, 1000)
+TIMEOUT_S = 60.0  # per case of check_function: far above any answer, well below "hung"
 
 
 def _is_array(value) -> bool:
@@ -111,6 +115,8 @@ def describe_mismatch(actual, expected, rtol: float = 1e-6) -> str | None:
             return f"got {_got(actual)}, expected a number"
         if math.isclose(number, expected_number, rel_tol=rtol, abs_tol=1e-12):
             return None
+        if not math.isfinite(number) and math.isfinite(expected_number):
+            return f"got {number:g}, {_not_finite(number)}"
         hint = _hint(torch.tensor(number, dtype=torch.float64),
                      torch.tensor(expected_number, dtype=torch.float64), rtol)
         return f"got {number:g}, {hint}"
@@ -127,11 +133,24 @@ def _describe_array(actual, expected, rtol: float) -> str | None:
         return f"got {_got(actual)}, expected a tensor of shape {tuple(e.shape)}"
     if a.shape != e.shape:
         return f"wrong shape {tuple(a.shape)}, expected {tuple(e.shape)}"
+    broken = ~torch.isfinite(a) & torch.isfinite(e)
+    if broken.any():
+        first = float(a[broken][0])
+        return (f"{int(broken.sum())} of {a.numel()} values are not finite; the first is "
+                f"{first:g}, {_not_finite(first)}")
     error = relative_error(a, e)
     if error <= rtol:
         return None
     hint = _hint(a, e, rtol)
     return f"values differ (relative error {error:.1e}, allowed {rtol:.0e}){': ' + hint if hint else ''}"
+
+
+def _not_finite(number: float) -> str:
+    """What a NaN or an infinity in an answer usually comes from."""
+    if math.isnan(number):
+        return ("not a number (NaN): look for 0/0, inf - inf, or the log or square root of a "
+                "negative number")
+    return "infinite: look for a division by zero, or an exp or a power that overflowed"
 
 
 def _why_not_done(err) -> str:
@@ -156,17 +175,26 @@ def check(name: str, answer, expected, *, rtol: float = 1e-6) -> None:
     print(f"✔ {name}: correct.")
 
 
-def check_function(name: str, function, cases, *, rtol: float = 1e-6) -> None:
+def check_function(name: str, function, cases, *, rtol: float = 1e-6,
+                   timeout: float | None = TIMEOUT_S) -> None:
     """Call ``function(*args)`` for each ``(args, expected)`` in ``cases``.
 
     Prints ``✔ name: all n cases correct.``; raises ``AssertionError`` at the first case that is
-    wrong or whose call raised, naming that case's arguments.
+    wrong, whose call raised, or that ran longer than ``timeout`` seconds (an endless loop would
+    otherwise hang the check cell without a word), naming that case's arguments. The time limit
+    needs POSIX signals on the main thread (Linux, macOS, Jupyter's kernels); elsewhere, or with
+    ``timeout=None``, there is none.
     """
     __tracebackhide__ = True
     for args, expected in cases:
         shown = f"{name}({', '.join(_short(a) for a in args)})"
         try:
-            actual = function(*args)
+            with _time_limit(timeout):
+                actual = function(*args)
+        except _TimeUp:
+            raise AssertionError(f"✘ {shown} did not finish within {timeout:g} s: look for a loop "
+                                 "that never ends (a while condition that stays true), or a far "
+                                 "slower way than needed") from None
         except NOT_DONE as err:
             raise AssertionError(f"… {name}: not done yet ({_why_not_done(err)}).") from None
         except Exception as err:  # the student's code failed on this case: say which case
@@ -175,6 +203,32 @@ def check_function(name: str, function, cases, *, rtol: float = 1e-6) -> None:
         if problem:
             raise AssertionError(f"✘ {shown}: {problem}.")
     print(f"✔ {name}: all {len(cases)} cases correct.")
+
+
+class _TimeUp(BaseException):
+    """Raised in the checked function by :func:`_time_limit`; a ``BaseException``, so that the
+    student's own ``except Exception`` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    """Interrupt the block with :class:`_TimeUp` after ``seconds`` (a SIGALRM timer)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def time_up(signum, frame):
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, time_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _short(value) -> str:

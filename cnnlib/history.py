@@ -6,6 +6,24 @@ reloaded run shows every epoch, not only those trained since. Re-exported by ``c
 from __future__ import annotations
 
 
+# The table of a fit run: (key, title, width, format).
+FIT_COLUMNS = (("epoch", "epoch", 5, ""), ("train_loss", "train loss", 10, ".4f"),
+               ("train_acc", "train acc", 9, ".4f"), ("val_loss", "val loss", 9, ".4f"),
+               ("val_acc", "val acc", 8, ".4f"), ("seconds", "s", 7, ".1f"),
+               ("images_per_s", "img/s", 8, ",.0f"))
+FORMATS = {"seconds": ".1f", "images_per_s": ",.0f", "lr": ".3g"}  # others: ".4f"
+
+
+def _cell(value, width: int, fmt: str) -> str:
+    """``value`` right-aligned in ``width`` characters; ``-`` for a missing value."""
+    if value is None:
+        return f"{'-':>{width}}"
+    try:
+        return f"{value:>{width}{fmt}}"
+    except (TypeError, ValueError):  # not a number: shown as it is
+        return f"{str(value):>{width}}"
+
+
 class History:
     """Per-epoch metrics of a ``fit`` run: ``history["val_acc"]`` is a list, ``history[-1]`` a row."""
 
@@ -38,16 +56,23 @@ class History:
         return cls(state.get("rows"), state.get("settings"))
 
     def __repr__(self) -> str:
-        head = f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {'val loss':>9} {'val acc':>8} {'s':>7} {'img/s':>8}"
-        lines = [head]
+        """A table, one row per epoch (``fit``) or per logged step (the loops of ``cnnlib.adapt``,
+        whose rows hold ``step`` and their own losses instead of ``epoch``)."""
+        columns = FIT_COLUMNS if not self.rows or "epoch" in self.rows[0] else self._step_columns()
+        lines = [" ".join(f"{title:>{width}}" for _, title, width, _ in columns)]
         for row in self.rows:
-            def cell(key, width, fmt, row=row):
-                value = row.get(key)
-                return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
-            lines.append(f"{row['epoch']:>5} {cell('train_loss', 10, '.4f')} {cell('train_acc', 9, '.4f')} "
-                         f"{cell('val_loss', 9, '.4f')} {cell('val_acc', 8, '.4f')} "
-                         f"{cell('seconds', 7, '.1f')} {cell('images_per_s', 8, ',.0f')}")
+            lines.append(" ".join(_cell(row.get(key), width, fmt) for key, _, width, fmt in columns))
         return "\n".join(lines)
+
+    def _step_columns(self) -> list[tuple]:
+        """Every key of the rows, in the order they first appear, as (key, title, width, format)."""
+        keys = list(dict.fromkeys(key for row in self.rows for key in row))
+        columns = []
+        for key in keys:
+            first = next((row[key] for row in self.rows if row.get(key) is not None), None)
+            fmt = "" if isinstance(first, int) else FORMATS.get(key, ".4f")
+            columns.append((key, key, max(len(key), 8), fmt))
+        return columns
 
     def plot(self, title: str | None = None, axes=None):
         """Loss and accuracy per epoch, training and validation; returns the figure."""

@@ -47,9 +47,11 @@ from .history import History
 from .initialisation import init_weights
 from .models import cifar_resnet, convnet, four_layer_net
 from .recipe import airbench_net, get_recipe
-from .runtime import cache_dir, describe_device, get_device, seed_everything, writable_cache_dir
+from .runtime import (cache_dir, describe_device, env_flag, get_device, seed_everything,
+                      writable_cache_dir)
 from .train import evaluate, fit
 from .transfer import relabel, with_stats
+from .validation import describe_load_error
 
 __all__ = ["Network", "NETWORKS", "register", "available", "load", "Pretrained", "PretrainedError",
            "BookNetwork", "for_profile", "origin", "test_accuracy",
@@ -297,7 +299,7 @@ class Pretrained(NamedTuple):
 
 
 def retraining_requested() -> bool:
-    return os.environ.get("CNNLIB_RETRAIN", "") not in ("", "0")
+    return env_flag("CNNLIB_RETRAIN")
 
 
 def load(name: str, *, folder=None, device=None, progress: bool = False) -> Pretrained:
@@ -341,7 +343,11 @@ def load_file(path, entry: dict, network: Network, device) -> Pretrained:
             f"{path} does not match its SHA-256 in {path.parent / MANIFEST} (expected "
             f"{entry['sha256'][:16]}..., found {digest[:16]}...): the file is damaged or was "
             f"changed, so it is not loaded. {how[0].upper()}{how[1:]}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unreadable, or holds code: never suggest weights_only=False
+        raise PretrainedError(f"{path} cannot be used: {describe_load_error(err)}. "
+                              f"{how[0].upper()}{how[1:]}") from err
     if not (isinstance(saved, dict) and saved.get("format") == FORMAT and saved.get("version") == VERSION):
         raise PretrainedError(f"{path} is not a cnnlib trained-network file of version {VERSION}: {how}")
     model = network.build()

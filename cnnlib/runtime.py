@@ -97,6 +97,31 @@ def get_profile(device: torch.device | str | None = None) -> Profile:
 
 
 # --------------------------------------------------------------------------------------
+# Switches in the environment
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """The yes/no environment variable ``name`` (unset or empty: ``default``).
+
+    ``1/true/yes/on`` and ``0/false/no/off`` in any case; anything else is an error rather than
+    a guess, so ``CNNLIB_RETRAIN=false`` can never mean "retrain".
+    """
+    raw = os.environ.get(name, "")
+    word = raw.strip().lower()
+    if not word:
+        return default
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a yes/no value: use one of {', '.join(TRUE_WORDS)} "
+                     f"or {', '.join(FALSE_WORDS)} (or unset it)")
+
+
+# --------------------------------------------------------------------------------------
 # Where files go
 
 
@@ -139,7 +164,16 @@ def writable_cache_dir() -> Path:
 
 
 def checkpoint_path(name: str) -> Path:
-    """Where a chapter keeps a network it trains (load-or-train): one file per name and profile."""
+    """Where a chapter keeps a network it trains (load-or-train): one file per name and profile.
+
+    ``name`` is a plain file name (no folders, no ``..``): the file stays inside the cache's
+    checkpoint folder, where the next run will find it.
+    """
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name \
+            or "\\" in name or "\0" in name:
+        raise ValueError(f"checkpoint_path({name!r}): the name must be a plain file name such "
+                         "as 'ch01-convnet', without folders, '/', '\\' or '..'; to save "
+                         "elsewhere pass fit(checkpoint=...) a path of your own")
     folder = writable_cache_dir() / "checkpoints" / get_profile().name
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}.pt"

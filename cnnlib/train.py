@@ -36,7 +36,7 @@ from torch import nn
 from .checkpoint import (NOT_COMPARED, CheckpointError, CheckpointMismatchError,
                          data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint,
                          stable_repr)
-from . import distributed
+from . import distributed, validation
 from .data.loader import DeviceLoader
 from .data.tensors import TensorLoader, is_features
 from .history import History
@@ -226,7 +226,9 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     if tta is not None and is_features(data):
         raise ValueError(f"tta={tta!r} mirrors images; feature tensors have no left and right: "
                          "pass tta=None")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    validation.check_model_dtype(model)
+    validation.check_examples(data, "evaluation")  # not empty, finite, labels 0, 1, ...
+    device = torch.device(device) if device is not None else validation.model_device(model)
     loader = as_loader(data, batch_size, train=False, device=device)
     dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
     world = distributed.current_world() if sharded else distributed.World()
@@ -235,12 +237,14 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = torch.zeros((), device=device, dtype=torch.long)
-    for x, y in loader:
+    for step, (x, y) in enumerate(loader):
         x, y = distributed.shard(x, y, world)
         if len(y) == 0:  # a last batch smaller than the number of processes
             continue
         with autocast(device, dtype):
             logits = tta_logits(model, x, tta)
+        if step == 0:  # before the loss reads logits[label]
+            validation.check_head(logits, loader.labels, "evaluation")
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
@@ -359,6 +363,11 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     """
     world = distributed.join(device)
     device = distributed.local_device(device if device is not None else get_device(), world)
+    # cnnlib.validation: wrong types and values named before torch trips over them
+    validation.check_fit_numbers(epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                                 weight_decay=weight_decay, label_smoothing=label_smoothing, seed=seed)
+    validation.check_whiten_options(whiten, whiten_frozen)
+    validation.check_model_dtype(model)
     check_fit_arguments(model, epochs, lr)
     check_data(train, "training")
     if val is not None:
@@ -366,6 +375,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         if is_features(val) != is_features(train):
             raise ValueError("train and val must be of the same kind: both images or both "
                              "(features, labels) tensors")
+    validation.check_examples(train, "training")  # finite inputs, labels 0, 1, ...
+    if val is not None:
+        validation.check_examples(val, "validation")
     check_ema(ema)
     check_tta(tta)
     if whiten not in WHITEN:
@@ -385,6 +397,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
 
     train_loader = as_loader(train, batch_size, train=True, device=device, augment=augment,
                              seed=seed, channels_last=channels_last)
+    validation.check_augmentation(train_loader)  # uint8 out, not floats in [0, 1]
     val_loader = None if val is None else as_loader(
         val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
@@ -426,6 +439,8 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         if saved["finished"]:
             return history
         start = saved["progress"]
+    if checkpoint is not None and world.is_main:  # fail now, not at the first save an epoch later
+        validation.check_writable(checkpoint)
 
     bar = _progress_bar(progress and world.is_main, epochs * steps_per_epoch,
                         start * steps_per_epoch)

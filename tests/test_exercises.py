@@ -1,5 +1,8 @@
 """cnnlib.exercises: checks print ✔ when right and raise AssertionError saying how an answer is
 wrong (never what the answer is), or "not done yet" for a stub."""
+import signal
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -115,3 +118,41 @@ def test_a_tensor_on_another_device_is_moved_to_the_cpu(monkeypatch):
 def test_relative_error_matches_the_cs231n_formula():
     assert relative_error(1.0, 1.0) == 0
     assert abs(relative_error(1.1, 1.0) - 0.1 / 2.1) < 1e-12
+
+
+@pytest.mark.parametrize("answer, words", [(float("nan"), "not a number (NaN)"),
+                                           (float("inf"), "infinite"), (-float("inf"), "infinite"),
+                                           (np.float32("nan"), "not a number (NaN)")])
+def test_nan_and_inf_answers_are_named_not_called_too_small_or_the_wrong_sign(answer, words):
+    problem = describe_mismatch(answer, 2.5)
+    assert words in problem
+    assert "too small" not in problem and "sign" not in problem and "2.5" not in problem
+
+
+def test_an_array_with_nan_or_inf_says_how_many_values_are_not_finite():
+    expected = torch.tensor([1.0, -2.0, 3.0])
+    problem = describe_mismatch(torch.tensor([1.0, float("nan"), float("inf")]), expected)
+    assert "2 of 3 values are not finite" in problem and "NaN" in problem
+
+
+def test_a_function_that_never_returns_is_stopped_with_a_clear_message():
+    def endless(n):
+        while True:
+            try:
+                n += 1
+            except Exception:  # a student's catch-all must not swallow the time limit
+                pass
+
+    start = time.perf_counter()
+    with pytest.raises(AssertionError, match=r"endless\(1\) did not finish within 0.2 s: look "
+                                             r"for a loop that never ends"):
+        check_function("endless", endless, [((1,), 2)], timeout=0.2)
+    assert time.perf_counter() - start < 5
+    # the timer is off again afterwards, and the SIGALRM handler is restored
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_a_function_within_its_time_limit_passes(capsys):
+    check_function("double", lambda x: 2 * x, [((1,), 2), ((3,), 6)], timeout=5)
+    assert "all 2 cases correct" in capsys.readouterr().out

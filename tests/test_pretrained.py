@@ -311,3 +311,35 @@ def test_the_relu_tanh_pilot_runs_and_names_a_rate_for_each(capsys):
     best = pilot_relu_tanh.main(["--images", "128", "--epochs", "1", "--rates", "0.01", "0.001"])
     assert set(best) == {"relu", "tanh"} and all(lr in (0.01, 0.001) for lr, _ in best.values())
     assert "fastest for relu" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value, expected", [("false", False), ("no", False), ("off", False),
+                                             ("0", False), ("", False), ("1", True), ("yes", True)])
+def test_cnnlib_retrain_reads_yes_and_no(monkeypatch, value, expected):
+    monkeypatch.setenv("CNNLIB_RETRAIN", value)  # "false" used to start retraining
+    assert pretrained.retraining_requested() is expected
+
+
+def test_cnnlib_retrain_with_an_unknown_word_is_an_error(monkeypatch):
+    monkeypatch.setenv("CNNLIB_RETRAIN", "please")
+    with pytest.raises(ValueError, match="CNNLIB_RETRAIN='please' is not a yes/no value"):
+        pretrained.retraining_requested()
+
+
+class _RunsCode:
+    """Pickles as a call of a function: what a malicious weights file holds."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_a_file_that_holds_code_is_called_untrusted_without_suggesting_weights_only_false(
+        tiny_network, tmp_path):
+    path = tmp_path / "tiny.pt"
+    torch.save({"format": pretrained.FORMAT, "payload": _RunsCode()}, path)
+    entry = {"file": path.name, "sha256": pretrained.sha256(path)}  # a manifest tampered with too
+    with pytest.raises(PretrainedError) as err:
+        pretrained.load_file(path, entry, tiny_network, "cpu")
+    message = str(err.value)
+    assert str(path) in message and "not a cnnlib file" in message and "could run code" in message
+    assert "weights_only" not in message and "make weights NET=tiny" in message

@@ -11,7 +11,7 @@ import torch
 
 from cnnlib import runtime
 from cnnlib.runtime import (CacheDirError, Profile, atomic_save, cache_dir, checkpoint_path, describe_device,
-                            get_device, get_profile, seed_everything, writable_cache_dir)
+                            env_flag, get_device, get_profile, seed_everything, writable_cache_dir)
 
 
 def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -148,3 +148,28 @@ def test_temporary_files_without_a_process_id_are_orphans_once_old(tmp_path):
     old = time.time() - 2 * runtime.ORPHAN_AGE_S
     os.utime(legacy, (old, old))
     assert runtime.remove_orphans(target) == [legacy] and not legacy.exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "..", ".", "a/b", "a\\b", "/etc/passwd", "", "x\0y"])
+def test_checkpoint_path_refuses_names_that_would_leave_its_folder(monkeypatch, tmp_path, name):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match="must be a plain file name"):
+        checkpoint_path(name)
+    assert list(tmp_path.rglob("*.pt")) == []
+
+
+@pytest.mark.parametrize("value, expected", [("", False), ("1", True), ("true", True),
+                                             ("Yes", True), (" on ", True), ("0", False),
+                                             ("false", False), ("NO", False), ("off", False)])
+def test_env_flag_reads_yes_and_no_words(monkeypatch, value, expected):
+    monkeypatch.setenv("CNNLIB_TEST_FLAG", value)
+    assert env_flag("CNNLIB_TEST_FLAG") is expected
+
+
+def test_env_flag_unset_is_the_default_and_an_unknown_word_is_an_error(monkeypatch):
+    monkeypatch.delenv("CNNLIB_TEST_FLAG", raising=False)
+    assert env_flag("CNNLIB_TEST_FLAG") is False
+    assert env_flag("CNNLIB_TEST_FLAG", default=True) is True
+    monkeypatch.setenv("CNNLIB_TEST_FLAG", "maybe")
+    with pytest.raises(ValueError, match=r"CNNLIB_TEST_FLAG='maybe' is not a yes/no value"):
+        env_flag("CNNLIB_TEST_FLAG")

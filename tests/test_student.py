@@ -24,6 +24,8 @@ import builtins
 import copy
 import importlib.util
 import re
+import subprocess
+import sys
 import textwrap
 import tokenize
 from pathlib import Path
@@ -506,3 +508,31 @@ def test_readme_points_table_matches_the_chapters():
                   if c.metadata.get("nbgrader", {}).get("grade")]
         assert (int(exercises), [int(p) for p in points.split("+")], int(total)) == \
             (len(graded), graded, sum(graded)), f"README's row for {path.name}"
+
+
+def test_a_file_that_is_not_a_notebook_is_one_line_and_exit_status_2(tmp_path):
+    (tmp_path / "text.ipynb").write_text("not json")
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    for name in ("text.ipynb", "list.ipynb", "missing.ipynb"):
+        result = subprocess.run([sys.executable, str(ROOT / "tools" / "student.py"),
+                                 str(tmp_path / name), "--out", str(tmp_path / "out")],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"error: {tmp_path / name}" if name != "missing.ipynb"
+                                        else "error: [Errno 2] No such file or directory")
+        assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_out_equal_to_the_source_folder_is_refused_and_the_solutions_are_kept(tmp_path):
+    source = tmp_path / "chapters" / CHAPTERS[0].name
+    source.parent.mkdir()
+    source.write_bytes(CHAPTERS[0].read_bytes())
+    for out in (source.parent, tmp_path / "chapters" / ".." / "chapters"):
+        with pytest.raises(ValueError, match=r"would overwrite .* itself \(its solutions would "
+                                             r"be replaced by stubs\)"):
+            student.main([str(source), "--out", str(out)])
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "student.py"), source.name,
+                             "--out", "."], cwd=source.parent, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert source.read_bytes() == CHAPTERS[0].read_bytes()

@@ -86,3 +86,16 @@ def test_layer_outputs_are_the_layer_in_eval_mode_and_restore_training():
     assert labels.tolist() == [0, 1, 2, 3]
     batches.close()  # the caller stops early
     assert model.training
+
+
+def test_a_model_without_parameters_runs_where_the_data_is():
+    from cnnlib.data import ImageDataset
+    from cnnlib.viz.activations import layer_outputs
+
+    model = torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.ReLU())  # was: StopIteration
+    data = ImageDataset(torch.randint(0, 256, (4, 1, 6, 6), dtype=torch.uint8), torch.arange(4),
+                        [str(i) for i in range(4)])
+    output, _ = next(layer_outputs(model, data, "0", batch_size=4))
+    assert output.shape == (4, 1, 3, 3)
+    tracker = SparsityTracker(model, torch.randn(2, 1, 6, 6), layers=["1"])
+    assert set(tracker.record(0)) == {"epoch", "1"}

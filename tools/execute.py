@@ -36,12 +36,12 @@ def store(nb, target: Path, bibliography) -> str | None:
     return problem
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--out", help="write executed notebooks here instead of in place")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     bibliography = inline_values.load_bibliography()
     problems = []
     for name in args.notebooks:
@@ -65,4 +65,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))

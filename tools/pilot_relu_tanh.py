@@ -49,4 +49,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))

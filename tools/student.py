@@ -115,19 +115,43 @@ def student_edition(nb):
     return nb
 
 
+def read_notebook(path: Path):
+    """The notebook at ``path``; a file that is not one is a ValueError naming it."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except (ValueError, nbformat.ValidationError, AttributeError, KeyError, TypeError) as err:
+        # NotJSONError is a ValueError; JSON that is not a notebook fails in several ways
+        first = (str(err).splitlines() or [""])[0][:160]
+        raise ValueError(f"{path} is not a Jupyter notebook ({type(err).__name__}: {first})") from err
+
+
+def check_not_the_sources(notebooks, out: Path) -> None:
+    """Writing a student edition over its source would replace the solutions with stubs."""
+    for path in notebooks:
+        target = out / path.name
+        if target.resolve() == path.resolve() or (target.exists() and target.samefile(path)):
+            raise ValueError(f"--out {out} would overwrite {path} itself (its solutions would be "
+                             "replaced by stubs): pass another folder, e.g. --out student/chapters")
+
+
 def main(argv=None) -> int:
+    """Write the student editions; a bad notebook or --out is a ValueError naming it
+    (:func:`cli.run` prints it as one line, exit status 2)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("student/chapters"))
     args = parser.parse_args(argv)
+    check_not_the_sources(args.notebooks, args.out)
+    editions = []  # all made before any is written: a bad notebook leaves nothing half done
+    for path in args.notebooks:
+        nb = read_notebook(path)
+        try:
+            editions.append(student_edition(nb))
+        except ValueError as err:  # unbalanced markers: say in which notebook
+            raise ValueError(f"{path}: {err}") from err
     args.out.mkdir(parents=True, exist_ok=True)
     total = 0
-    for path in args.notebooks:
-        nb = nbformat.read(path, as_version=4)
-        try:
-            student = student_edition(nb)
-        except ValueError as err:
-            parser.error(f"{path}: {err}")
+    for path, student in zip(args.notebooks, editions):
         nbformat.validate(student)
         target = args.out / path.name
         nbformat.write(student, target)
@@ -139,4 +163,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))

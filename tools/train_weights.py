@@ -97,4 +97,6 @@ def run_jobs(names, args, start) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))

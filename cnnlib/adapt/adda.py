@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint, stable_repr
+from .. import validation
 from ..data import DeviceLoader
 from ..history import History
 from ..models.adda import domain_discriminator, lenet_classifier, lenet_encoder
@@ -118,6 +119,7 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     once (in evaluation mode) and batches of them are drawn at random.
     """
     check_loop_arguments(steps, log_every, batch_size)
+    validation.check_adam(lr, betas)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(seed)
     source_encoder = source_encoder.to(device).eval()
@@ -146,6 +148,8 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
         history, done = saved["history"], saved["progress"]
         if saved["finished"]:
             return target_encoder.eval(), disc.eval(), history
+    if checkpoint is not None:  # fail now, not at the first save
+        validation.check_writable(checkpoint)
 
     targets = batches(target_data, batch_size, device=device, seed=seed, start=done)
     # ``seconds`` counts the training time of the whole run, across resumptions.

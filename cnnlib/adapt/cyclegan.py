@@ -26,6 +26,7 @@ import time
 import torch
 from torch import nn
 
+from .. import validation
 from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint
 from ..history import History
 from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
@@ -252,6 +253,10 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     ``CheckpointMismatchError``.
     """
     check_loop_arguments(steps, log_every, batch_size)
+    validation.check_adam(lr, betas)
+    validation.check_at_least_zero("lambda_cycle", lambda_cycle)
+    validation.check_at_least_zero("lambda_identity", lambda_identity)
+    validation.check_whole("pool_size", pool_size, minimum=0)
     device = torch.device(device) if device is not None else get_device()
     seed_everything(seed)
     model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], width=width, n_blocks=n_blocks,
@@ -272,6 +277,8 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
         history, done = saved["history"], saved["progress"]
         if saved["finished"]:
             return model.eval(), history
+    if checkpoint is not None:  # fail now, not at the first save
+        validation.check_writable(checkpoint)
 
     xs = batches(x_data, batch_size, device=device, seed=seed, start=done)
     ys = batches(y_data, batch_size, device=device, seed=seed + 1, start=done)

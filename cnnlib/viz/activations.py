@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data.loader import DeviceLoader
 from ..inspection import evaluating, record_outputs
+from ..validation import model_device
 
 
 def relu_layers(model: nn.Module) -> list[str]:
@@ -32,7 +33,7 @@ def layer_outputs(model: nn.Module, data, layer: str, *, mean=None, std=None,
     ``mean``/``std`` normalise as in training (default: the data set's own). The model's
     training flag is restored afterwards, also when the caller stops early.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else model_device(model)
     with evaluating(model), record_outputs(model, [layer]) as store:
         for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
             model(x)
@@ -84,7 +85,7 @@ class SparsityTracker:
         self.rows: list[dict] = []
 
     def record(self, epoch: int) -> dict:
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         row = {"epoch": epoch, **sparsity(activations(self.model, self.probe.to(device), self.layers))}
         self.rows.append(row)
         return row
