@@ -328,19 +328,18 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
     world = distributed.join(device)
     device = distributed.local_device(device if device is not None else get_device(), world)
     settings = _settings_of_loader(train, settings, changes)
-    s = settings
-    check_fit_arguments(model, s.epochs, s.lr)
+    check_fit_arguments(model, settings.epochs, settings.lr)
     check_data(train, "training")
     if val is not None:
         check_data(val, "validation")
         if is_features(val) != is_features(train):
             raise ValueError("train and val must be of the same kind: both images or both "
                              "(features, labels) tensors")
-    check_ema(s.ema)
-    check_tta(s.tta)
-    if s.whiten not in WHITEN:
-        raise ValueError(f"unknown whitening {s.whiten!r}; use 'zca', 'pca' or None")
-    if s.whiten is not None and is_features(train):
+    check_ema(settings.ema)
+    check_tta(settings.tta)
+    if settings.whiten not in WHITEN:
+        raise ValueError(f"unknown whitening {settings.whiten!r}; use 'zca', 'pca' or None")
+    if settings.whiten is not None and is_features(train):
         raise ValueError("whiten= sets a first conv from image patches; feature tensors have "
                          "none: pass whiten=None")
     dtype = resolve_precision(precision, device)
@@ -350,21 +349,22 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
     # The same seed in every process: the same initialisation, shuffle and augmentation (and
     # dropout masks that repeat from one process's slice to the next, so that the one RNG state
     # saved in the checkpoint is right for any number of processes).
-    seed_everything(s.seed)
+    seed_everything(settings.seed)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
-    train_loader = as_loader(train, s.batch_size, train=True, device=device, augment=s.augment,
-                             seed=s.seed, channels_last=channels_last)
+    train_loader = as_loader(train, settings.batch_size, train=True, device=device,
+                             augment=settings.augment, seed=settings.seed,
+                             channels_last=channels_last)
     val_loader = None if val is None else as_loader(
-        val, max(s.batch_size, 500), train=False, device=device, stats=train_loader.stats,
+        val, max(settings.batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
-    if s.whiten is not None:  # before the fingerprint: a frozen layer changes what is trainable
+    if settings.whiten is not None:  # before the fingerprint: a frozen layer is another model
         # Imported here: cnnlib.initialisation builds on cnnlib.models, which the training
         # loop must not need just to be imported.
         from .initialisation import whiten_first_conv
 
-        whiten_first_conv(model, _normalised_sample(train_loader), kind=s.whiten,
-                          frozen=s.whiten_frozen, seed=s.seed)
+        whiten_first_conv(model, _normalised_sample(train_loader), kind=settings.whiten,
+                          frozen=settings.whiten_frozen, seed=settings.seed)
     compared = {"model": model_fingerprint(model), "train": data_fingerprint(train),
                 "val": data_fingerprint(val), **settings.compared()}
     recorded = {"device": describe_device(device), "precision": precision_name(dtype),
@@ -376,12 +376,12 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
     top_label = int(train_loader.labels.max())
     steps_per_epoch = len(train_loader)
     if world.size > 1:
-        check_batch_splits(min(s.batch_size, len(train_loader.labels)), world.size)
-    opt = make_optimizer(model, s.optimizer, s.lr, s.momentum, s.weight_decay,
-                         fused=device.type == "cuda")
-    scheduler = make_schedule(opt, s.schedule, s.epochs * steps_per_epoch)
+        check_batch_splits(min(settings.batch_size, len(train_loader.labels)), world.size)
+    opt = make_optimizer(model, settings.optimizer, settings.lr, settings.momentum,
+                         settings.weight_decay, fused=device.type == "cuda")
+    scheduler = make_schedule(opt, settings.schedule, settings.epochs * steps_per_epoch)
     scaler = make_grad_scaler(device, dtype)
-    average = None if s.ema is None else WeightAverage(model, s.ema)
+    average = None if settings.ema is None else WeightAverage(model, settings.ema)
     history = History(settings={**compared, **recorded})
 
     start = 0
@@ -399,20 +399,20 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
             return history
         start = saved["progress"]
 
-    bar = _progress_bar(progress and world.is_main, s.epochs * steps_per_epoch,
+    bar = _progress_bar(progress and world.is_main, settings.epochs * steps_per_epoch,
                         start * steps_per_epoch)
-    for epoch in range(start, s.epochs):
+    for epoch in range(start, settings.epochs):
         row = _train_one_epoch(net, train_loader, opt, scheduler, scaler, epoch, device, dtype,
-                               s.label_smoothing, bar, (classes, top_label), world, average)
+                               settings.label_smoothing, bar, (classes, top_label), world, average)
         # Batch norm's running statistics are each process's own; rank 0's are the ones saved.
         distributed.broadcast_buffers(model, world)
-        finished = epoch + 1 == s.epochs
+        finished = epoch + 1 == settings.epochs
         if finished and average is not None:  # the run's result is the averaged weights
             model.load_state_dict(average.state)
         if val_loader is not None:
             with _evaluated_weights(model, average, finished):
                 result = evaluate(model, val_loader, device=device, precision=precision_name(dtype),
-                                  sharded=True, tta=s.tta)
+                                  sharded=True, tta=settings.tta)
             row.update(val_loss=result["loss"], val_acc=result["acc"])
         history.append(row)
         if checkpoint is not None and world.is_main:
