@@ -58,7 +58,7 @@ def run_side(name: str, build, train, test, fit_kwargs: dict, tta, device) -> di
     torch.manual_seed(0)
     model = build()
     elapsed = []
-    history = fit(model, train, **fit_kwargs, seed=0, device=device, progress=False,
+    history = fit(model, train, **fit_kwargs, device=device,
                   on_epoch_end=lambda epoch, row: elapsed.append(time.perf_counter() - start))
     loader = DeviceLoader(test, 500, device=device, mean=train.mean, std=train.std)
     acc = evaluate(model, loader, device=device, tta=tta)["acc"]
@@ -94,7 +94,7 @@ def main(argv=None) -> None:
     def build():
         return airbench_net(widths)
 
-    ours = run_side("recipe", build, train, test, recipe.fit_kwargs(), recipe.tta, device)
+    ours = run_side("recipe", build, train, test, recipe.fit_kwargs(), recipe.settings.tta, device)
     if args.skip_defaults:
         print(f"accuracy {100 * ours['acc']:.2f} % in {ours['seconds']:.1f} s (defaults: not run)")
         return

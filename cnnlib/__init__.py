@@ -7,7 +7,8 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.data``     data sets, device-side batches, batched augmentation          chapters 1, 5
 - ``cnnlib.precision`` bf16/fp16/fp32 and memory layout by device (with ``fit``)
 - ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``
-  (``cnnlib.history``: ``History``; ``cnnlib.checkpoint``: checkpoints that record their settings)
+  (``cnnlib.settings``: ``RunSettings``, what a run computes; ``cnnlib.history``: ``History``;
+  ``cnnlib.checkpoint``: checkpoints that record their settings)
 - ``cnnlib.distributed`` ``fit`` under torchrun: several GPUs or machines        README
 - ``cnnlib.shapes``   conv arithmetic, receptive fields                             chapter 1
 - ``cnnlib.inspection`` the one forward-hook walker, ``summary``, ``count_params``  chapters 1, 6-9

@@ -57,16 +57,33 @@ class World:
 
     def check_same(self, value: int, what: str, device) -> None:
         """Raise when the ranks disagree on an integer (e.g. the epoch a checkpoint resumes at)."""
+        lowest, highest = self._range(value, device)
+        if highest != lowest:
+            raise RuntimeError(f"the ranks disagree on {what} (from {lowest} to {highest}); "
+                               f"{SAME_CHECKPOINT}")
+
+    def check_same_state(self, digest: str, device) -> None:
+        """Raise when the ranks restored different states (``digest``: a hex hash of what each
+        restored, e.g. ``cnnlib.checkpoint.state_digest``): each process reads the checkpoint
+        itself, after ``DistributedDataParallel`` made their weights equal, so ranks that read
+        different files would otherwise train on with different models."""
+        lowest, highest = self._range(int(digest[:15], 16), device)  # 60 bits: fits an int64
+        if highest != lowest:
+            raise RuntimeError("the ranks restored different states from their checkpoints (same "
+                               f"epoch, other weights or optimizer state); {SAME_CHECKPOINT}")
+
+    def _range(self, value: int, device) -> tuple[int, int]:
+        """The lowest and highest ``value`` over the ranks."""
         if self.size == 1:
-            return
+            return value, value
         both = torch.tensor([value, -value], device=device)
         dist.all_reduce(both, op=dist.ReduceOp.MAX)
-        highest, lowest = int(both[0]), -int(both[1])
-        if highest != lowest:
-            raise RuntimeError(
-                f"the ranks disagree on {what} (from {lowest} to {highest}); with several machines "
-                "the checkpoint path must be on a file system that every machine sees (or copy "
-                "the checkpoint to the same path on each machine before starting)")
+        return -int(both[1]), int(both[0])
+
+
+SAME_CHECKPOINT = ("with several machines the checkpoint path must be on a file system that every "
+                   "machine sees (or copy the same checkpoint to the same path on each machine "
+                   "before starting)")
 
 
 def torchrun_world_size() -> int:

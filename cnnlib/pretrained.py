@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from .checkpoint import stable_repr
+from .settings import RunSettings
 from .compact import COMPACT
 from .data import Augment, DeviceLoader, load_dataset
 from .data.augment import Compose, ElasticDistort, HueShift, RandomAffine, rotate, zoom
@@ -483,7 +484,7 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
     seed_everything(0)  # the initial weights too are part of the run
     model = network.build()
     run = writable_cache_dir() / "weights-runs" / f"{name}{'-smoke' if smoke else ''}.pt"
-    history = fit(model, train, test, **settings, seed=0, device=device, checkpoint=run,
+    history = fit(model, train, test, **settings, device=device, checkpoint=run,
                   progress=progress)
     train_wall = time.perf_counter() - start
     train_s = sum(history["seconds"])  # the training itself, also across a resume
@@ -538,7 +539,9 @@ def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
     path = folder / entry["file"]
     model, history, meta = load_file(path, entry, network, device)
     settings = {k: stable_repr(v) for k, v in network.settings().items()}
-    changed = sorted(k for k in settings if meta["settings"].get(k) != settings[k])
+    # a setting newer than the file: the file was trained with its default
+    defaults = {f.name: stable_repr(f.default) for f in dataclasses.fields(RunSettings)}
+    changed = sorted(k for k in settings if meta["settings"].get(k, defaults[k]) != settings[k])
     if set(changed) - {"tta"}:
         raise PretrainedError(f"{name}: its recipe changed in {changed}, not only in 'tta': "
                               f"retrain it with `make weights NET={name}`")

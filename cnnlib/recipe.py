@@ -1,8 +1,9 @@
 """Named training recipes: a net builder and the ``fit`` settings that train it fast.
 
-A :class:`Recipe` is nothing but data: the keyword arguments of :func:`cnnlib.train.fit` and a
-function that builds its network, so a chapter can write ``RECIPES["airbench-cpu"].fit(model,
-train, test)`` and every setting still goes through ``fit``'s checkpoint comparison.
+A :class:`Recipe` is nothing but data: a :class:`~cnnlib.settings.RunSettings` for
+:func:`cnnlib.train.fit` and a function that builds its network, so a chapter can write
+``RECIPES["airbench-cpu"].fit(model, train, test)`` and every setting still goes through
+``fit``'s checkpoint comparison.
 
 Two more recipes reproduce papers' training set-ups for their experiments: ``"he2016-cifar"``
 (the ResNet paper's CIFAR-10 runs, chapter 9's degradation nets) and ``"krizhevsky2012-fig1"``
@@ -26,7 +27,7 @@ docstring gives the measured budget for 90 % on a 2-core CPU (airbench94's width
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
@@ -34,6 +35,7 @@ from torch import nn
 from .data import Augment
 from .models.cifar_resnet import cifar_resnet
 from .models.four_layer import four_layer_net
+from .settings import RunSettings, resolve_settings
 from .train import History, fit
 
 __all__ = ["Recipe", "RECIPES", "airbench_net", "get_recipe"]
@@ -87,66 +89,50 @@ def airbench_net(widths=(32, 128, 128), *, num_classes: int = 10, whiten_width: 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A net builder and the ``fit`` keyword arguments that train it.
+    """A net builder and the :class:`~cnnlib.settings.RunSettings` that train it.
 
-    ``fit_kwargs()`` gives the settings as a dict (each one a ``fit`` argument);
-    ``fit(model, train, val, **changes)`` trains with them, ``changes`` overriding any.
+    ``fit(model, train, val, **changes)`` trains with the settings, keywords overriding any
+    field; ``fit_kwargs()`` gives the settings as a dict of ``fit`` keyword arguments.
     """
 
     name: str
     build: Callable[[], nn.Module]
-    epochs: int
-    lr: float
-    batch_size: int = 512
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    label_smoothing: float = 0.2
-    augment: object = field(default_factory=lambda: Augment(translate=2, flip=True))
-    ema: float | None = 0.99
-    tta: str | None = "flip+translate"
-    whiten: str | None = "pca"
-    whiten_frozen: bool = True
+    settings: RunSettings
 
     def fit_kwargs(self) -> dict:
-        """The recipe's ``fit`` keyword arguments (everything but ``name`` and ``build``)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in ("name", "build")}
+        """The recipe's settings as ``fit`` keyword arguments."""
+        return self.settings.as_dict()
 
     def replace(self, **changes) -> Recipe:
-        """A copy with some settings changed (a recipe is frozen: it never changes in place)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``name``, ``build`` or settings changed (a recipe never changes in place)."""
+        own = {k: changes.pop(k) for k in ("name", "build") if k in changes}
+        return dataclasses.replace(self, **own, settings=resolve_settings(self.settings, changes))
 
     def fit(self, model: nn.Module, train, val=None, **changes) -> History:
-        """``fit(model, train, val, **self.fit_kwargs() | changes)``."""
-        unknown = set(changes) - set(self.fit_kwargs()) - _OTHER_FIT_ARGUMENTS
-        if unknown:
-            raise ValueError(f"unknown fit settings {sorted(unknown)}; a recipe takes "
-                             f"{sorted(self.fit_kwargs())} and fit's {sorted(_OTHER_FIT_ARGUMENTS)}")
-        return fit(model, train, val, **{**self.fit_kwargs(), **changes})
+        """``fit(model, train, val, self.settings, **changes)``."""
+        return fit(model, train, val, self.settings, **changes)
 
 
-# fit arguments a recipe does not fix (where and how a run happens, not what it computes)
-_OTHER_FIT_ARGUMENTS = {"seed", "device", "checkpoint", "channels_last", "precision",
-                        "sync_batchnorm", "progress", "on_epoch_end", "optimizer"}
+# The fast recipe: the fit options of airbench (see the module docstring).
+AIRBENCH_CPU = RunSettings(epochs=8, lr=0.4, batch_size=512, momentum=0.9, weight_decay=5e-4,
+                           schedule="onecycle", label_smoothing=0.2,
+                           augment=Augment(translate=2, flip=True), ema=0.99,
+                           tta="flip+translate", whiten="pca", whiten_frozen=True)
 
 RECIPES: dict[str, Recipe] = {
     # A quick default (8 epochs at 32-128-128); bench/cifar10_cpu.py's docstring measures the
     # budget for >= 90 % on a 2-core CPU (airbench94's widths, 14 epochs, ~14 minutes).
-    "airbench-cpu": Recipe("airbench-cpu", airbench_net, epochs=8, lr=0.4),
+    "airbench-cpu": Recipe("airbench-cpu", airbench_net, AIRBENCH_CPU),
     # He et al. (CVPR 2016), Section 4.2: SGD with momentum 0.9, weight decay 1e-4, flips and
     # 4-pixel translations, nothing else. Batch 256 at lr 0.2 (the paper: 128 at 0.1, the
     # linear scaling rule) and a warm-up (the paper warms up its 110-layer net) to save steps.
-    "he2016-cifar": Recipe("he2016-cifar", lambda: cifar_resnet(20), epochs=30, lr=0.2,
-                           batch_size=256, weight_decay=1e-4, label_smoothing=0.0,
-                           augment=Augment(translate=4, flip=True), ema=None, tta=None,
-                           whiten=None, whiten_frozen=False),
+    "he2016-cifar": Recipe("he2016-cifar", lambda: cifar_resnet(20), RunSettings(
+        epochs=30, lr=0.2, batch_size=256, momentum=0.9, weight_decay=1e-4, schedule="onecycle",
+        augment=Augment(translate=4, flip=True))),
     # Krizhevsky et al. (NeurIPS 2012), Figure 1: plain SGD at one constant rate, no
     # augmentation, no weight decay: nothing that would help one activation more than the other.
-    "krizhevsky2012-fig1": Recipe("krizhevsky2012-fig1", four_layer_net, epochs=60, lr=0.01,
-                                  batch_size=64, weight_decay=0.0, schedule="constant",
-                                  label_smoothing=0.0, augment=None, ema=None, tta=None,
-                                  whiten=None, whiten_frozen=False),
+    "krizhevsky2012-fig1": Recipe("krizhevsky2012-fig1", four_layer_net, RunSettings(
+        epochs=60, lr=0.01, batch_size=64, momentum=0.9, weight_decay=0.0, schedule="constant")),
 }
 
 

@@ -200,32 +200,31 @@ def atomic_save(obj, path) -> None:
             os.remove(tmp)
 
 
-# How long a temporary file with no live writer we can check must lie untouched before it counts
-# as an orphan (only where process ids cannot be checked, and for files of older versions).
+# How long a temporary file must lie untouched before it counts as an orphan where its writer's
+# process id cannot be checked (Windows, where os.kill would end the process).
 ORPHAN_AGE_S = 3600
 
 
 def remove_orphans(path: Path) -> list[Path]:
     """Delete the temporary files of killed saves of ``path``; return what was deleted.
 
-    Temporary files are ``<name>.<pid>.<random>.tmp`` (``<name><random>.tmp`` before the pid was
-    added). One whose writer process is gone is an orphan.
+    Temporary files are ``<name>.<pid>.<random>.tmp``; one whose writer process is gone is an
+    orphan.
     """
-    pattern = re.compile(re.escape(path.name) + r"(?:\.(\d+)\.[a-z0-9_]+|[a-z0-9_]{8})\.tmp")
+    pattern = re.compile(re.escape(path.name) + r"\.(\d+)\.[a-z0-9_]+\.tmp")
     removed = []
     for candidate in path.parent.iterdir():
         match = pattern.fullmatch(candidate.name)
         if match is None or not candidate.is_file():
             continue
-        pid = int(match.group(1)) if match.group(1) else None
-        if not _writer_may_be_running(pid, candidate):
+        if not _writer_may_be_running(int(match.group(1)), candidate):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
 
 
-def _writer_may_be_running(pid: int | None, tmp: Path) -> bool:
-    if pid is not None and os.name == "posix":
+def _writer_may_be_running(pid: int, tmp: Path) -> bool:
+    if os.name == "posix":
         try:
             os.kill(pid, 0)  # signal 0: only asks whether the process exists
         except ProcessLookupError:
@@ -233,5 +232,5 @@ def _writer_may_be_running(pid: int | None, tmp: Path) -> bool:
         except PermissionError:
             return True  # it exists, under another user
         return True
-    # Elsewhere (on Windows os.kill would end the process) and for files without a pid: by age.
+    # Elsewhere (on Windows os.kill would end the process): by age.
     return time.time() - tmp.stat().st_mtime < ORPHAN_AGE_S

@@ -14,8 +14,8 @@ Every chapter trains through ``fit``. It
   writes checkpoints and shows progress;
 - saves a checkpoint atomically after every epoch and resumes from it, so an interrupted run
   loses at most one epoch and, with fixed seeds, ends with the same weights. The checkpoint
-  records the run's settings, and a call with other settings never reuses it
-  (``cnnlib.checkpoint``);
+  records the run's settings (one :class:`~cnnlib.settings.RunSettings`), and a call with
+  other settings never reuses it (``cnnlib.checkpoint``);
 - stops with a clear error on bad input (before training) and on a non-finite loss, naming the
   step and the learning rate.
 
@@ -25,6 +25,7 @@ Every chapter trains through ``fit``. It
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import time
 import warnings
@@ -33,22 +34,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import (NOT_COMPARED, CheckpointError, CheckpointMismatchError,
-                         data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint,
-                         stable_repr)
+from .checkpoint import (CheckpointError, CheckpointMismatchError, data_fingerprint,
+                         load_checkpoint, model_fingerprint, save_checkpoint, stable_repr,
+                         state_digest)
 from . import distributed, validation
+from .data.augment import as_augmentation
 from .data.loader import DeviceLoader
 from .data.tensors import TensorLoader, is_features
 from .history import History
 from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
                         resolve_precision, speed_up_cuda, use_channels_last)
 from .runtime import describe_device, get_device, seed_everything
+from .settings import RunSettings, resolve_settings
 from .weight_average import WeightAverage, check_ema
 
-__all__ = ["fit", "evaluate", "forever", "History", "CheckpointError", "CheckpointMismatchError",
-           "model_fingerprint", "data_fingerprint", "save_checkpoint", "load_checkpoint",
-           "load_weights", "TensorLoader", "as_loader", "autocast_dtype", "make_schedule",
-           "make_optimizer", "NOT_COMPARED", "WeightAverage"]
+__all__ = ["fit", "evaluate", "forever", "History", "RunSettings", "CheckpointError",
+           "CheckpointMismatchError", "model_fingerprint", "data_fingerprint", "save_checkpoint",
+           "load_checkpoint", "load_weights", "TensorLoader", "as_loader", "autocast_dtype",
+           "make_schedule", "make_optimizer", "WeightAverage"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s", "lr")
 
@@ -205,7 +208,7 @@ def check_outputs(logits: torch.Tensor, classes: int | None, top_label: int) -> 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, precision=None,
-             sharded: bool = False, tta: str | None = None, bf16: bool | None = None) -> dict:
+             sharded: bool = False, tta: str | None = None) -> dict:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (a data set or loader).
 
     ``tta="flip"`` (test-time augmentation): the logits are the mean of the logits of each image
@@ -220,7 +223,6 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     torchrun): each process evaluates its slice of every batch and the sums are added up over
     the processes, so every one gets the result for the whole data set; then every process must
     call it. The sums stay on the device until the end: one host-device synchronisation in all.
-    ``bf16`` is the old spelling of ``precision`` (see :func:`precision_from_bf16`).
     """
     check_tta(tta)
     if tta is not None and is_features(data):
@@ -230,7 +232,7 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     validation.check_examples(data, "evaluation")  # not empty, finite, labels 0, 1, ...
     device = torch.device(device) if device is not None else validation.model_device(model)
     loader = as_loader(data, batch_size, train=False, device=device)
-    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
+    dtype = resolve_precision(precision, device)
     world = distributed.current_world() if sharded else distributed.World()
     was_training = model.training
     model.eval()
@@ -298,77 +300,46 @@ def _normalised_sample(loader, n: int = 5_000) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 # Training
 
-def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size: int = 128,
-        optimizer="sgd", momentum: float = 0.9, weight_decay: float = 5e-4,
-        schedule: str = "onecycle", label_smoothing: float = 0.0, augment=None, seed: int = 0,
-        device=None, checkpoint=None, channels_last: bool | None = None,
-        precision: str | None = None, sync_batchnorm: bool = False, progress: bool = True,
-        on_epoch_end=None, ema: float | None = None, tta: str | None = None,
-        whiten: str | None = None, whiten_frozen: bool = False,
-        bf16: bool | None = None) -> History:
-    """Train ``model`` on ``train`` for ``epochs`` epochs; return its :class:`History`.
+def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, *, device=None,
+        precision: str | None = None, channels_last: bool | None = None,
+        sync_batchnorm: bool = False, checkpoint=None, progress: bool = False,
+        on_epoch_end=None, **changes) -> History:
+    """Train ``model`` on ``train`` (validating on ``val``); return its :class:`History`.
 
-    ``train`` and ``val`` are what ``load_dataset`` returns (uint8 images, normalised here), a
-    ``DeviceLoader``, or a ``(features, labels)`` pair of tensors: float features of any shape,
-    used as they are (e.g. the output of ``cnnlib.transfer.extract_features``).
-    ``augment`` is a :class:`~cnnlib.data.Augment` applied to training images.
-    ``precision``: ``"auto"``/``None`` (the device's choice, :func:`autocast_dtype`: bf16
-    autocast, fp16 autocast with a gradient scaler, or fp32), or ``"bf16"``, ``"fp16"``,
-    ``"fp32"`` to force one. ``channels_last``: ``None`` chooses by device and precision
-    (:func:`cnnlib.precision.use_channels_last`). ``on_epoch_end(epoch, row)`` is called after
-    each epoch (in every process under torchrun). ``bf16`` is the old spelling of
-    ``precision`` (see :func:`precision_from_bf16`).
+    What the run computes is one :class:`~cnnlib.settings.RunSettings`: pass one as
+    ``settings``, or its fields as keywords (``fit(model, train, epochs=5, lr=0.1)``), which
+    also override the fields of a given one. ``train`` and ``val``: what ``load_dataset``
+    returns (uint8 images, normalised here), a ``DeviceLoader`` (it fixes its own batch size
+    and augmentation: giving other ones is an error), or a ``(features, labels)`` pair of
+    float tensors used as they are.
 
-    The fast recipe's options (``cnnlib.recipe`` bundles them; each is off by default):
+    Where it runs: ``device``; ``precision`` ``"auto"``/``None`` (the device's choice:
+    :func:`autocast_dtype`), ``"bf16"``, ``"fp16"`` or ``"fp32"``; ``channels_last``
+    (``None``: by device and precision); under ``torchrun`` each process trains on its slice
+    of every batch and ``sync_batchnorm=True`` (CUDA) shares batch norm's statistics
+    (``cnnlib.distributed``). Input/output: ``progress`` shows a bar; ``on_epoch_end(epoch,
+    row)`` is called after each epoch.
 
-    - ``ema``: the decay per step of an exponential moving average of the weights
-      (:class:`WeightAverage`), e.g. 0.99. Validation uses the averaged weights, the checkpoint
-      saves the average beside the weights (so a resumed run ends the same), and at the end
-      the model is left holding the average.
-    - ``tta="flip"``: validation averages the logits of each image and its mirror image;
-      ``"flip+translate"`` adds 1-pixel shifted copies (:func:`evaluate`).
-    - ``whiten="pca"`` or ``"zca"``: before training, the first conv is set to whiten the
-      training images' patches (:func:`cnnlib.initialisation.whiten_first_conv`); ``whiten_frozen=True`` keeps it fixed.
-
-    Under ``torchrun`` (one or several machines) ``fit`` joins the process group, wraps the
-    model in ``DistributedDataParallel`` and trains each process on its slice of every batch:
-    ``batch_size`` is the global batch and the shuffle and augmentation are the same in every
-    process, so the run computes what a single process would (up to the order of additions).
-    The history holds the global loss and accuracy; only rank 0 writes the checkpoint and
-    shows progress; a checkpoint resumes on any number of processes. ``sync_batchnorm=True``
-    (CUDA only) makes batch norm use the statistics of the whole global batch rather than of
-    each process's slice. See ``cnnlib.distributed``.
-
-    ``checkpoint``: a path. The run is saved there after every epoch together with the
-    settings that define it: the model (class, parameter shapes, trainable count), the data
-    (size and a fingerprint of train and val), epochs, lr, batch size, optimizer, momentum,
-    weight decay, schedule, augmentation, label smoothing, seed, and the recipe options above
-    when they are used. If the file exists,
-
-    - and its settings are this call's: a finished run is loaded without training (this is
-      how chapters "load or train"), an interrupted one resumes where it stopped and ends
-      with the same weights as an uninterrupted run;
-    - and any setting differs (more ``epochs`` on a finished run included, since the
-      learning-rate schedule depends on it): :class:`CheckpointMismatchError` lists each
-      difference, saved vs now. Nothing is reused; delete the file to train afresh, or pass
-      another checkpoint path to keep both runs;
-    - and it cannot be read as a checkpoint: :class:`CheckpointError` names the file.
-
-    Device, precision and number of processes are recorded but not compared: a run may be
-    resumed on another machine. Nor are the model's initial weights: they depend on the random
-    state when the model was built, so comparing them would refuse a rerun of the same cell.
-    Bad input (empty data, ``epochs < 1``, ``lr <= 0``, a head with the
-    wrong number of outputs, a float64 model, channels-last uint8 images) is a ValueError
-    that says what to do.
+    ``checkpoint``: a path. The run is saved there after every epoch with its settings, the
+    model's fingerprint (every layer and its settings) and the data's (every image). If the
+    file exists with the same settings, a finished run is loaded without training and an
+    interrupted one resumes to the weights an uninterrupted run would have; with any other
+    setting (more ``epochs`` included) it is a :class:`CheckpointMismatchError` listing each
+    difference; an unusable file is a :class:`CheckpointError` naming it. Where it runs is
+    recorded, not compared. Bad input is a ValueError that says what to do.
     """
+    settings = resolve_settings(settings, changes)
     world = distributed.join(device)
     device = distributed.local_device(device if device is not None else get_device(), world)
+    settings = _settings_of_loader(train, settings, changes)
     # cnnlib.validation: wrong types and values named before torch trips over them
-    validation.check_fit_numbers(epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                                 weight_decay=weight_decay, label_smoothing=label_smoothing, seed=seed)
-    validation.check_whiten_options(whiten, whiten_frozen)
+    validation.check_fit_numbers(
+        epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size,
+        momentum=settings.momentum, weight_decay=settings.weight_decay,
+        label_smoothing=settings.label_smoothing, seed=settings.seed)
+    validation.check_whiten_options(settings.whiten, settings.whiten_frozen)
     validation.check_model_dtype(model)
-    check_fit_arguments(model, epochs, lr)
+    check_fit_arguments(model, settings.epochs, settings.lr)
     check_data(train, "training")
     if val is not None:
         check_data(val, "validation")
@@ -378,88 +349,91 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     validation.check_examples(train, "training")  # finite inputs, labels 0, 1, ...
     if val is not None:
         validation.check_examples(val, "validation")
-    check_ema(ema)
-    check_tta(tta)
-    if whiten not in WHITEN:
-        raise ValueError(f"unknown whitening {whiten!r}; use 'zca', 'pca' or None")
-    if whiten is not None and is_features(train):
+    check_ema(settings.ema)
+    check_tta(settings.tta)
+    if settings.whiten not in WHITEN:
+        raise ValueError(f"unknown whitening {settings.whiten!r}; use 'zca', 'pca' or None")
+    if settings.whiten is not None and is_features(train):
         raise ValueError("whiten= sets a first conv from image patches; feature tensors have "
                          "none: pass whiten=None")
-    dtype = resolve_precision(precision_from_bf16(precision, bf16), device)
+    dtype = resolve_precision(precision, device)
     if channels_last is None:
         channels_last = use_channels_last(model, device, dtype)
     speed_up_cuda(device)
     # The same seed in every process: the same initialisation, shuffle and augmentation (and
     # dropout masks that repeat from one process's slice to the next, so that the one RNG state
     # saved in the checkpoint is right for any number of processes).
-    seed_everything(seed)
+    seed_everything(settings.seed)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
-    train_loader = as_loader(train, batch_size, train=True, device=device, augment=augment,
-                             seed=seed, channels_last=channels_last)
+    train_loader = as_loader(train, settings.batch_size, train=True, device=device,
+                             augment=settings.augment, seed=settings.seed,
+                             channels_last=channels_last)
     validation.check_augmentation(train_loader)  # uint8 out, not floats in [0, 1]
     val_loader = None if val is None else as_loader(
-        val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
+        val, max(settings.batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
-    if whiten is not None:  # before the settings: a frozen layer changes the trainable count
+    if settings.whiten is not None:  # before the fingerprint: a frozen layer is another model
         # Imported here: cnnlib.initialisation builds on cnnlib.models, which the training
         # loop must not need just to be imported.
         from .initialisation import whiten_first_conv
 
-        whiten_first_conv(model, _normalised_sample(train_loader), kind=whiten,
-                          frozen=whiten_frozen, seed=seed)
-    settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
-                            optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-                            schedule=schedule, augment=augment, label_smoothing=label_smoothing,
-                            seed=seed, sync_batchnorm=sync_batchnorm, device=device, dtype=dtype,
-                            channels_last=channels_last, world_size=world.size,
-                            recipe_options=dict(ema=ema, tta=tta, whiten=whiten,
-                                                whiten_frozen=whiten_frozen))
+        whiten_first_conv(model, _normalised_sample(train_loader), kind=settings.whiten,
+                          frozen=settings.whiten_frozen, seed=settings.seed)
+    compared = {"model": model_fingerprint(model), "train": data_fingerprint(train),
+                "val": data_fingerprint(val), **settings.compared()}
+    recorded = {"device": describe_device(device), "precision": precision_name(dtype),
+                "channels_last": channels_last, "sync_batchnorm": sync_batchnorm,
+                "world_size": world.size}
     # Wrapped after whitening: DistributedDataParallel fixes the set of trainable parameters.
     net = distributed.wrap_model(model, device, world, sync_batchnorm=sync_batchnorm)
     classes = len(train.classes) if hasattr(train, "classes") else None
     top_label = int(train_loader.labels.max())
     steps_per_epoch = len(train_loader)
     if world.size > 1:
-        check_batch_splits(min(batch_size, len(train_loader.labels)), world.size)
-    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay, fused=device.type == "cuda")
-    scheduler = make_schedule(opt, schedule, epochs * steps_per_epoch)
+        check_batch_splits(min(settings.batch_size, len(train_loader.labels)), world.size)
+    opt = make_optimizer(model, settings.optimizer, settings.lr, settings.momentum,
+                         settings.weight_decay, fused=device.type == "cuda")
+    scheduler = make_schedule(opt, settings.schedule, settings.epochs * steps_per_epoch)
     scaler = make_grad_scaler(device, dtype)
-    average = None if ema is None else WeightAverage(model, ema)
-    history = History(settings=settings)
+    average = None if settings.ema is None else WeightAverage(model, settings.ema)
+    history = History(settings={**compared, **recorded})
 
     start = 0
-    saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
+    saved = None if checkpoint is None else load_checkpoint(checkpoint, compared, device=device)
     # Every process reads the checkpoint; with several machines they must all find the same one.
     world.check_same(0 if saved is None else saved["progress"], "the epochs done in the checkpoint",
                      device)
     if saved is not None:
-        history = _restore(saved, checkpoint, model, opt, scheduler, scaler, device, settings,
-                           average)
+        # DistributedDataParallel made the ranks' weights equal; each now restores its own
+        # reading of the checkpoint, so they must have read the same state.
+        world.check_same_state(state_digest(saved["state"]), device)
+        history = _restore(saved, checkpoint, model, opt, scheduler, scaler, device,
+                           history.settings, average)
         if saved["finished"]:
             return history
         start = saved["progress"]
     if checkpoint is not None and world.is_main:  # fail now, not at the first save an epoch later
         validation.check_writable(checkpoint)
 
-    bar = _progress_bar(progress and world.is_main, epochs * steps_per_epoch,
+    bar = _progress_bar(progress and world.is_main, settings.epochs * steps_per_epoch,
                         start * steps_per_epoch)
-    for epoch in range(start, epochs):
+    for epoch in range(start, settings.epochs):
         row = _train_one_epoch(net, train_loader, opt, scheduler, scaler, epoch, device, dtype,
-                               label_smoothing, bar, (classes, top_label), world, average)
+                               settings.label_smoothing, bar, (classes, top_label), world, average)
         # Batch norm's running statistics are each process's own; rank 0's are the ones saved.
         distributed.broadcast_buffers(model, world)
-        finished = epoch + 1 == epochs
+        finished = epoch + 1 == settings.epochs
         if finished and average is not None:  # the run's result is the averaged weights
             model.load_state_dict(average.state)
         if val_loader is not None:
             with _evaluated_weights(model, average, finished):
                 result = evaluate(model, val_loader, device=device, precision=precision_name(dtype),
-                                  sharded=True, tta=tta)
+                                  sharded=True, tta=settings.tta)
             row.update(val_loss=result["loss"], val_acc=result["acc"])
         history.append(row)
         if checkpoint is not None and world.is_main:
-            save_checkpoint(checkpoint, settings=settings,
+            save_checkpoint(checkpoint, settings=compared, recorded=recorded,
                             state=_run_state(model, opt, scheduler, scaler, device, average),
                             history=history, progress=epoch + 1, finished=finished)
         if bar is not None:
@@ -472,51 +446,36 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
     return history
 
 
+def _settings_of_loader(train, settings: RunSettings, changes: dict) -> RunSettings:
+    """``settings`` with the batch size and augmentation a given loader really uses.
+
+    A ``DeviceLoader`` (or ``TensorLoader``) makes its own batches: a ``batch_size`` or
+    ``augment`` given to ``fit`` as well would be ignored, and recorded as if used. So one
+    that differs from the loader's is an error, and the checkpoint records the loader's.
+    """
+    if not isinstance(train, (DeviceLoader, TensorLoader)):
+        return settings
+    used = {"batch_size": train.batch_size, "augment": getattr(train, "augment", None)}
+    for name, value in used.items():
+        wanted = getattr(settings, name)
+        given = name in changes or not settings.is_default(name)
+        same = stable_repr(as_augmentation(wanted) if name == "augment" else wanted) == \
+            stable_repr(value)
+        if given and not same:
+            raise ValueError(
+                f"{name}={wanted!r} cannot apply: the training data is a "
+                f"{type(train).__name__}, which makes its batches with {name}={value!r}. Pass "
+                f"the data set instead of the loader, or give the loader the {name} you want "
+                f"and leave {name} out of fit")
+    return dataclasses.replace(settings, **used)
+
+
 def _evaluated_weights(model, average, finished):
     """The weights validation sees: the moving average's (swapped in for the evaluation) while
     training goes on; at the end the model already holds them."""
     if average is None or finished:
         return contextlib.nullcontext(model)
     return average.swapped_in(model)
-
-
-def run_settings(model, train, val, *, device, dtype, channels_last, world_size, optimizer,
-                 augment, recipe_options=None, **hyper) -> dict:
-    """The settings that define a ``fit`` run (compared on resume) and where it ran (recorded).
-
-    Objects (an optimizer factory, an augmentation) are described by :func:`stable_repr`,
-    which has no memory addresses, so the same call gives the same settings in a new session.
-    ``recipe_options`` (ema, tta, whiten, whiten_frozen) count only when used: a run that uses
-    none of them has the settings it had before they existed, so the checkpoints that chapters
-    saved then are still found (a setting missing on one side is a difference).
-    """
-    train_fingerprint = data_fingerprint(train)
-    defaults = {"ema": None, "tta": None, "whiten": None, "whiten_frozen": False}
-    used = {k: v for k, v in (recipe_options or {}).items() if v != defaults.get(k)}
-    return {"model": model_fingerprint(model), "train": train_fingerprint,
-            "val": data_fingerprint(val), **hyper, **used, "optimizer": stable_repr(optimizer),
-            "augment": stable_repr(augment), "train_size": train_fingerprint["size"],
-            # recorded, not compared (NOT_COMPARED):
-            "device": describe_device(device), "precision": precision_name(dtype),
-            "channels_last": channels_last, "world_size": world_size,
-            "bf16": dtype is torch.bfloat16}  # for notebooks written before "precision"
-
-
-def precision_from_bf16(precision, bf16: bool | None):
-    """``precision`` as given, or what the old ``bf16=True``/``False`` argument meant.
-
-    Notebooks saved before ``precision=`` existed call ``fit``/``evaluate`` with ``bf16=``; they
-    keep working, with a DeprecationWarning that names the new spelling.
-    """
-    if bf16 is None:
-        return precision
-    new = "bf16" if bf16 else "fp32"
-    if precision is not None:
-        raise ValueError(f"pass either precision= or the old bf16=, not both; bf16={bf16} is "
-                         f"precision={new!r}")
-    warnings.warn(f"bf16={bf16} is now written precision={new!r} (precision also offers 'fp16' "
-                  "and 'auto', the device's choice)", DeprecationWarning, stacklevel=3)
-    return new
 
 
 def check_batch_splits(batch: int, processes: int) -> None:
@@ -632,7 +591,8 @@ def _run_state(model, opt, scheduler, scaler, device, average=None) -> dict:
 
 
 def _restore(saved, path, model, opt, scheduler, scaler, device, settings, average=None) -> History:
-    """Put a saved run's state back; return its history (settings: this call's, plus where it resumed)."""
+    """Put a saved run's state back; return its history (settings: this call's, plus where it
+    resumed)."""
     state = saved["state"]
     try:
         model.load_state_dict(state["model"])

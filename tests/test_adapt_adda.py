@@ -198,3 +198,24 @@ def test_adda_experiment_uses_colour_when_mnist_m_is_a_domain(monkeypatch):
     adda.adda_experiment("mnist", "mnist_m", n_source=16, n_target=16, steps=1, source_epochs=1,
                          log_every=1, batch_size=16)
     assert seen == [(3, 3)]
+
+
+def test_numpy_settings_write_a_checkpoint_that_resumes_and_loads(tmp_path, monkeypatch):
+    # lr from np.logspace: weights-only loading must read the checkpoint (and the optimizers'
+    # state, which holds the lr too).
+    import numpy as np
+
+    numpy_tiny = {**TINY, "lr": np.logspace(-4, -3, 3)[0], "betas": np.array([0.5, 0.999])}
+    source, target, path = tiny_domain(0, 0), tiny_domain(1, 120), tmp_path / "run.pt"
+    whole, _, whole_history = adda.adapt(source_encoder(), source, target, **numpy_tiny)
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 5)
+        with pytest.raises(KeyboardInterrupt):
+            adda.adapt(source_encoder(), source, target, **numpy_tiny, checkpoint=path)
+    torch.load(path, weights_only=True)
+    resumed, _, history = adda.adapt(source_encoder(), source, target, **numpy_tiny, checkpoint=path)
+    assert without_seconds(history) == without_seconds(whole_history)
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in whole.state_dict().items())
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 1)  # loading the finished run trains nothing
+        adda.adapt(source_encoder(), source, target, **numpy_tiny, checkpoint=path)

@@ -172,3 +172,22 @@ def test_train_cyclegan_loads_a_finished_run_and_refuses_other_settings(tmp_path
         cg.train_cyclegan(domain(0), domain(1), **{**TINY, "steps": 8}, checkpoint=path)
     with pytest.raises(CheckpointMismatchError, match=r"y\.hash"):
         cg.train_cyclegan(domain(0), domain(2), **TINY, checkpoint=path)
+
+
+def test_numpy_settings_write_a_checkpoint_that_resumes_and_loads(tmp_path, monkeypatch):
+    import numpy as np
+
+    numpy_tiny = {**TINY, "lambda_cycle": np.float64(10.0), "lr": np.float32(2e-4)}
+    whole, whole_history = cg.train_cyclegan(domain(0), domain(1), **numpy_tiny)
+    path = tmp_path / "run.pt"
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 5)
+        with pytest.raises(KeyboardInterrupt):
+            cg.train_cyclegan(domain(0), domain(1), **numpy_tiny, checkpoint=path)
+    torch.load(path, weights_only=True)
+    resumed, history = cg.train_cyclegan(domain(0), domain(1), **numpy_tiny, checkpoint=path)
+    assert without_seconds(history) == without_seconds(whole_history)
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in whole.state_dict().items())
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 1)
+        cg.train_cyclegan(domain(0), domain(1), **numpy_tiny, checkpoint=path)

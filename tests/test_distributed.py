@@ -166,6 +166,32 @@ def test_a_killed_two_process_run_resumes_on_one_or_on_two_processes(tmp_path, o
     assert without_timing(resumed[0]["rows"]) == without_timing(straight[0]["rows"])
 
 
+def _own_checkpoint_worker(rank, world_size, port, folder):
+    """A rank that reads its own copy of the checkpoint (as on machines without a shared disk)."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    try:
+        fit(tiny_net(), TRAIN, VAL, checkpoint=os.path.join(folder, f"run{rank}.pt"), **SETTINGS)
+    finally:
+        distributed.leave()
+
+
+def test_ranks_that_restore_different_states_at_the_same_epoch_stop_with_a_clear_error(tmp_path):
+    def interrupt(epoch, row):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_net(), TRAIN, VAL, checkpoint=tmp_path / "run0.pt", on_epoch_end=interrupt, **SETTINGS)
+    other = torch.load(tmp_path / "run0.pt", weights_only=True)
+    first = next(iter(other["state"]["model"]))
+    other["state"]["model"][first] += 0.01  # the same epoch, other weights
+    torch.save(other, tmp_path / "run1.pt")
+    with pytest.raises(mp.ProcessRaisedException, match="restored different states"):
+        mp.spawn(_own_checkpoint_worker, args=(2, free_port(), str(tmp_path)), nprocs=2)
+
+
 def test_shards_are_disjoint_contiguous_and_cover_the_batch():
     for n, size in [(10, 3), (32, 2), (33, 2), (1, 2), (7, 7)]:
         bounds = [shard_bounds(n, World(rank, size)) for rank in range(size)]

@@ -3,13 +3,11 @@ import os
 import random
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 
-from cnnlib import runtime
 from cnnlib.runtime import (CacheDirError, Profile, atomic_save, cache_dir, checkpoint_path, describe_device,
                             env_flag, get_device, get_profile, seed_everything, writable_cache_dir)
 
@@ -139,15 +137,6 @@ def test_atomic_save_removes_what_a_killed_save_left_behind(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["net.pt", running.name, other.name])
     assert torch.equal(torch.load(target)["w"], torch.ones(3))
 
-
-def test_temporary_files_without_a_process_id_are_orphans_once_old(tmp_path):
-    target = tmp_path / "data.pt"
-    legacy = tmp_path / "data.ptx1y2z3w4.tmp"  # the name older versions gave
-    legacy.write_bytes(b"")
-    assert runtime.remove_orphans(target) == []  # recent: its writer may still be running
-    old = time.time() - 2 * runtime.ORPHAN_AGE_S
-    os.utime(legacy, (old, old))
-    assert runtime.remove_orphans(target) == [legacy] and not legacy.exists()
 
 
 @pytest.mark.parametrize("name", ["../x", "..", ".", "a/b", "a\\b", "/etc/passwd", "", "x\0y"])

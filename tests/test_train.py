@@ -118,7 +118,7 @@ def test_device_and_precision_are_recorded_but_not_compared(tiny_dataset, tmp_pa
     path = tmp_path / "run.pt"
     first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, precision="fp32", checkpoint=path,
                 **QUIET)
-    assert torch.load(path, weights_only=True)["settings"]["precision"] == "fp32"
+    assert torch.load(path, weights_only=True)["recorded"]["precision"] == "fp32"
     again = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, precision="bf16", checkpoint=path,
                 **QUIET)
     assert again.rows == first.rows  # reused on "another machine"
@@ -128,7 +128,7 @@ def test_a_checkpoint_of_another_model_is_a_clear_error(tiny_dataset, tmp_path):
     path = tmp_path / "other.pt"
     fit(small_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
     other = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 4))
-    with pytest.raises(CheckpointError, match=r"model.class|model.shapes"):
+    with pytest.raises(CheckpointError, match=r"model.class|model.layers"):
         fit(other, tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
     with pytest.raises(CheckpointError, match="another model"):
         load_weights(other, path)
@@ -167,9 +167,23 @@ UNREADABLE = {
     "optimizer state": (_optimizer_state, "an optimizer's state"),
     "data-cache file": (_data_cache, "data-cache file"),
     "bare state_dict": (lambda p: torch.save(small_net().state_dict(), p), "bare state_dict"),
-    "old format": (lambda p: torch.save({"model": small_net().state_dict(), "optimizer": {},
-                                         "epoch": 2}, p), "did not record the run's settings"),
+    "older cnnlib": (lambda p: torch.save({"model": small_net().state_dict(), "optimizer": {},
+                                           "epoch": 2}, p), "not a cnnlib training checkpoint"),
+    "older format": (lambda p: _rewritten(p, version=2), "another version of cnnlib (checkpoint format 2"),
+    "no settings": (lambda p: _rewritten(p, settings=None), "it lacks settings"),
 }
+
+
+def _rewritten(path, **changes):
+    """A checkpoint fit wrote, with ``changes`` to its contents (None: the key removed)."""
+    fit(small_net(), _tiny(), epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    contents = torch.load(path, weights_only=True)
+    for key, value in changes.items():
+        if value is None:
+            del contents[key]
+        else:
+            contents[key] = value
+    torch.save(contents, path)
 
 
 @pytest.mark.parametrize("kind", list(UNREADABLE))
@@ -191,11 +205,13 @@ def test_save_and_load_checkpoint_round_trip_and_compare_settings(tmp_path):
     path = tmp_path / "adv.pt"
     assert load_checkpoint(path, {"steps": 10}, device="cpu") is None  # no file: nothing to load
     history = History([{"step": 1, "loss": 0.5}], {"steps": 10})
-    settings = {"steps": 10, "model": {"class": "Net", "shapes": "abc"}, "device": "cpu (2 threads)"}
+    settings = {"steps": 10, "model": {"class": "Net", "shapes": "abc"}}
     state = {"weights": torch.arange(3.0), "rng_cpu": torch.get_rng_state()}
-    save_checkpoint(path, settings=settings, state=state, history=history, progress=1, finished=False)
-    saved = load_checkpoint(path, {**settings, "device": "cuda (H100)"}, device="cpu")
+    save_checkpoint(path, settings=settings, recorded={"device": "cpu (2 threads)"}, state=state,
+                    history=history, progress=1, finished=False)
+    saved = load_checkpoint(path, settings, device="cpu")  # where it ran is not compared
     assert saved["progress"] == 1 and saved["finished"] is False
+    assert saved["recorded"] == {"device": "cpu (2 threads)"}
     assert torch.equal(saved["state"]["weights"], state["weights"])
     assert saved["history"].rows == history.rows and saved["history"].settings == history.settings
     with pytest.raises(CheckpointMismatchError, match=r"model.shapes: saved 'abc', now 'xyz'"):
@@ -232,7 +248,7 @@ def test_fingerprints_tell_models_and_data_apart(tiny_dataset):
     assert model_fingerprint(small_net(seed=0)) == model_fingerprint(small_net(seed=3))  # init aside
     wider = nn.Sequential(nn.Conv2d(3, 9, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Dropout(0.0), nn.Linear(9 * 8 * 8, 4))
-    assert model_fingerprint(wider)["shapes"] != model_fingerprint(small_net())["shapes"]
+    assert model_fingerprint(wider)["layers"] != model_fingerprint(small_net())["layers"]
     frozen = freeze(small_net(), trainable=("5",))
     assert model_fingerprint(frozen)["trainable"] == 8 * 8 * 8 * 4 + 4
     assert data_fingerprint(tiny_dataset) == data_fingerprint(tiny_dataset.select(torch.arange(256)))
@@ -427,20 +443,6 @@ def test_feature_data_is_checked_and_can_be_checkpointed(tmp_path):
         fit(nn.Linear(8, 3), (features + 1, labels), epochs=2, lr=0.1, checkpoint=path, **QUIET)
 
 
-def test_the_old_bf16_argument_still_works_with_a_warning_naming_precision(tiny_dataset):
-    # Notebooks saved before precision= existed call evaluate(..., bf16=False) (chapter 4) and
-    # read history.settings["bf16"] (chapter 1).
-    model = small_net()
-    with pytest.warns(DeprecationWarning, match="precision='fp32'"):
-        old = evaluate(model, tiny_dataset, device="cpu", bf16=False)
-    assert old == evaluate(model, tiny_dataset, device="cpu", precision="fp32")
-    with pytest.warns(DeprecationWarning, match="precision='bf16'"):
-        history = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, **QUIET)
-    assert history.settings["precision"] == "bf16" and history.settings["bf16"] is True
-    with pytest.raises(ValueError, match="either precision= or the old bf16=, not both"):
-        evaluate(model, tiny_dataset, device="cpu", bf16=False, precision="fp32")
-
-
 # --------------------------------------------------------------------------------------
 # The recipe options: ema, tta, whiten (cnnlib.recipe bundles them)
 
@@ -531,20 +533,8 @@ def test_the_recipe_options_are_compared_on_resume(tiny_dataset, tmp_path, chang
     path = tmp_path / "run.pt"
     train, val = tiny_dataset.split_off(64)
     fit(bn_net(), train, val, epochs=1, lr=0.05, checkpoint=path, **QUIET)
-    with pytest.raises(CheckpointMismatchError, match=rf"\n  {setting}: saved '\(not set\)', now "):
+    with pytest.raises(CheckpointMismatchError, match=rf"\n  {setting}: saved None, now "):
         fit(bn_net(), train, val, epochs=1, lr=0.05, checkpoint=path, **change, **QUIET)
-
-
-def test_a_checkpoint_saved_before_the_recipe_options_existed_is_still_found(tiny_dataset, tmp_path):
-    # Checkpoints from before ema/tta/whiten have none of these keys; a run that uses none of
-    # them must still match them (else every chapter's cached run would be refused).
-    path = tmp_path / "run.pt"
-    first = fit(bn_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
-    settings = torch.load(path, weights_only=True)["settings"]
-    assert not {"ema", "tta", "whiten", "whiten_frozen"} & settings.keys()
-    again = fit(bn_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, ema=None, tta=None,
-                whiten=None, whiten_frozen=False, **QUIET)
-    assert again.rows == first.rows
 
 
 def test_fit_whitens_the_first_conv_frozen_or_trained(tiny_dataset):
@@ -565,3 +555,79 @@ def test_fit_whitens_the_first_conv_frozen_or_trained(tiny_dataset):
     with pytest.raises(ValueError, match="feature tensors"):
         fit(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), epochs=1, lr=0.1,
             whiten="pca", **QUIET)
+
+
+# --------------------------------------------------------------------------------------
+# Never a stale run, never an unreadable checkpoint
+
+def test_a_model_changed_only_in_a_layer_without_weights_does_not_load_the_old_run(tiny_dataset,
+                                                                                    tmp_path):
+    path = tmp_path / "run.pt"
+    fit(small_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    tanh = small_net()
+    tanh[1] = nn.Tanh()  # chapter 7's experiment: the same weights' shapes, another net
+    with pytest.raises(CheckpointMismatchError, match=r"model.layers: saved"):
+        fit(tanh, tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+    with pytest.raises(CheckpointMismatchError, match=r"model.layers: saved"):
+        fit(small_net(dropout=0.1), tiny_dataset, epochs=1, lr=0.05, checkpoint=path, **QUIET)
+
+
+def _notebook_lambda(source):
+    namespace = {"__name__": "__main__", "torch": torch}
+    exec(f"f = {source}", namespace)
+    return namespace["f"]
+
+
+def test_an_edited_optimizer_lambda_does_not_load_the_old_run(tiny_dataset, tmp_path):
+    path = tmp_path / "run.pt"
+    sgd = "lambda params: torch.optim.SGD(params, lr=0.05, momentum={})"
+    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.9)),
+                checkpoint=path, **QUIET)
+    rerun = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.9)),
+                checkpoint=path, **QUIET)  # the cell run again: the same run, loaded
+    assert rerun.rows == first.rows
+    with pytest.raises(CheckpointMismatchError, match=r"\n  optimizer: saved"):
+        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.5)),
+            checkpoint=path, **QUIET)
+
+
+def test_numpy_settings_write_checkpoints_that_load_and_resume(tiny_dataset, tmp_path):
+    # lr from np.logspace, a batch size from a NumPy array: weights-only loading must read them.
+    kwargs = dict(epochs=np.int64(3), lr=np.logspace(-2, -1, 3)[2], batch_size=np.int64(32),
+                  weight_decay=np.float32(1e-4), seed=5, **QUIET)
+    straight = small_net(dropout=0.3)
+    fit(straight, tiny_dataset, **kwargs)
+    path = tmp_path / "run.pt"
+
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_net(dropout=0.3), tiny_dataset, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+    assert torch.load(path, weights_only=True)["progress"] == 2
+    resumed = small_net(seed=99, dropout=0.3)
+    history = fit(resumed, tiny_dataset, checkpoint=path, **kwargs)
+    assert history.settings["resumed_from_epoch"] == 2
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    calls = []
+    fit(small_net(dropout=0.3), tiny_dataset, checkpoint=path, on_epoch_end=lambda e, r: calls.append(e),
+        **kwargs)
+    assert calls == []  # the finished run is loaded
+
+
+def test_a_device_loader_with_another_batch_size_or_augmentation_is_refused(tiny_dataset, tmp_path):
+    loader = DeviceLoader(tiny_dataset, 64, shuffle=True, drop_last=True, device="cpu")
+    with pytest.raises(ValueError, match=r"augment=Augment.*DeviceLoader.*augment=None"):
+        fit(small_net(), loader, epochs=1, lr=0.05, augment=Augment(flip=True), **QUIET)
+    with pytest.raises(ValueError, match=r"batch_size=32 cannot apply.*batch_size=64"):
+        fit(small_net(), loader, epochs=1, lr=0.05, batch_size=32, **QUIET)
+    # what the loader really uses is what the checkpoint records
+    path = tmp_path / "run.pt"
+    history = fit(small_net(), loader, epochs=1, lr=0.05, batch_size=64, checkpoint=path, **QUIET)
+    assert history.settings["batch_size"] == 64 and history.settings["augment"] is None
+    flipping = DeviceLoader(tiny_dataset, 64, shuffle=True, drop_last=True, device="cpu",
+                            augment=Augment(flip=True))
+    with pytest.raises(CheckpointMismatchError, match=r"augment: saved None, now 'Augment"):
+        fit(small_net(), flipping, epochs=1, lr=0.05, checkpoint=path, **QUIET)

@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint, stable_repr
 from .. import validation
+from ..checkpoint import (data_fingerprint, load_checkpoint, model_fingerprint, plain, save_checkpoint,
+                          stable_repr)
 from ..data import DeviceLoader
 from ..history import History
 from ..models.adda import domain_discriminator, lenet_classifier, lenet_encoder
@@ -116,8 +117,10 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     settings are a ``CheckpointMismatchError``.
 
     The source encoder is fixed, so the source features of the whole source sample are computed
-    once (in evaluation mode) and batches of them are drawn at random.
+    once (in evaluation mode) and batches of them are drawn at random. NumPy numbers are taken
+    as the Python numbers they are.
     """
+    steps, batch_size, lr, betas, seed, log_every = plain((steps, batch_size, lr, betas, seed, log_every))
     check_loop_arguments(steps, log_every, batch_size)
     validation.check_adam(lr, betas)
     device = torch.device(device) if device is not None else get_device()
@@ -140,8 +143,9 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
                 "discriminator": model_fingerprint(disc), "source": data_fingerprint(source_data),
                 "target": data_fingerprint(target_data), "steps": steps, "batch_size": batch_size,
                 "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every,
-                "evaluate_target": stable_repr(evaluate_target), "device": describe_device(device)}
-    history, done = History(settings=settings), 0
+                "evaluate_target": stable_repr(evaluate_target)}
+    recorded = {"device": describe_device(device)}  # where it ran: not compared
+    history, done = History(settings={**settings, **recorded}), 0
     saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
     if saved is not None:
         _restore(saved["state"], players, source_index, device)
@@ -168,7 +172,8 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
                 target_encoder.train()
             history.append(row)
             if checkpoint is not None:
-                save_checkpoint(checkpoint, settings=settings, state=_state(players, source_index, device),
+                save_checkpoint(checkpoint, settings=settings, recorded=recorded,
+                                state=_state(players, source_index, device),
                                 history=history, progress=step, finished=step == steps)
     return target_encoder.eval(), disc.eval(), history
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import validation
-from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, save_checkpoint
+from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, plain, save_checkpoint
 from ..history import History
 from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
 from ..runtime import describe_device, get_device, seed_everything
@@ -250,8 +250,11 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     ``checkpoint``: a path, with ``fit``'s policy (see ``cnnlib.adapt.loop``). The settings
     saved with the run are the networks, both data sets and every argument but ``device``; a
     finished run is loaded, an interrupted one resumes exactly, other settings are a
-    ``CheckpointMismatchError``.
+    ``CheckpointMismatchError``. NumPy numbers are taken as the Python numbers they are.
     """
+    (steps, batch_size, width, n_blocks, lambda_cycle, lambda_identity, pool_size, lr, betas, seed,
+     log_every) = plain((steps, batch_size, width, n_blocks, lambda_cycle, lambda_identity, pool_size,
+                         lr, betas, seed, log_every))
     check_loop_arguments(steps, log_every, batch_size)
     validation.check_adam(lr, betas)
     validation.check_at_least_zero("lambda_cycle", lambda_cycle)
@@ -268,9 +271,9 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     settings = {"model": model_fingerprint(model), "x": data_fingerprint(x_data), "y": data_fingerprint(y_data),
                 "steps": steps, "batch_size": batch_size, "width": width, "n_blocks": n_blocks,
                 "lambda_cycle": lambda_cycle, "lambda_identity": lambda_identity, "pool_size": pool_size,
-                "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every,
-                "device": describe_device(device)}
-    history, done = History(settings=settings), 0
+                "lr": lr, "betas": list(betas), "seed": seed, "log_every": log_every}
+    recorded = {"device": describe_device(device)}  # where it ran: not compared
+    history, done = History(settings={**settings, **recorded}), 0
     saved = None if checkpoint is None else load_checkpoint(checkpoint, settings, device=device)
     if saved is not None:
         _restore(saved["state"], model, optimisers, pools, device)
@@ -291,6 +294,7 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
         if step % log_every == 0 or step == steps:
             history.append({**means.row(step, lr_now), "seconds": time.perf_counter() - start})
             if checkpoint is not None:
-                save_checkpoint(checkpoint, settings=settings, state=_state(model, optimisers, pools, device),
+                save_checkpoint(checkpoint, settings=settings, recorded=recorded,
+                                state=_state(model, optimisers, pools, device),
                                 history=history, progress=step, finished=step == steps)
     return model.eval(), history

@@ -17,12 +17,12 @@ else:
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 import torch
 from torch import nn
 
+from ..checkpoint import state_digest
 from ..data import DeviceLoader
 from ..train import forever
 
@@ -55,12 +55,7 @@ def weights_fingerprint(model: nn.Module) -> str:
     weights. ADDA starts from a trained source encoder, and a checkpoint adapted from one
     encoder is not the answer for another (say, one pre-trained for more epochs).
     """
-    digest = hashlib.sha1()
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach().contiguous().cpu()
-        digest.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return state_digest(model.state_dict())
 
 
 def rng_state(device: torch.device) -> dict:
