@@ -22,6 +22,7 @@ import http.client
 import os
 import re
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -60,8 +61,11 @@ class DownloadError(OSError):
     def __init__(self, dest: Path, failures: list[Failure], advice: str = OFFLINE_ADVICE):
         self.dest, self.failures = Path(dest), list(failures)
         tried = "\n".join(f"  - {f.url}: {f.reason}" for f in self.failures)
+        part = self.dest.with_name(self.dest.name + ".part")
+        kept = (f"\nThe {part.stat().st_size:,} bytes downloaded so far are kept in {part}; the next "
+                "try resumes them." if part.is_file() else "")
         super().__init__(f"could not download {self.dest.name}; tried {len(self.failures)} "
-                         f"address(es):\n{tried}" + (f"\n{advice}" if advice else ""))
+                         f"address(es):\n{tried}{kept}" + (f"\n{advice}" if advice else ""))
 
     @property
     def not_found(self) -> bool:
@@ -78,15 +82,17 @@ class _TooSlow(OSError):
 
 
 def download_file(urls, dest, *, md5: str | None = None, sha256: str | None = None,
-             timeout: float = 30, deadline: float = 1200, attempts: int = 3,
-             progress: bool = True, advice: str = OFFLINE_ADVICE) -> Path:
+                  timeout: float = 30, deadline: float = 3600, attempts: int = 3,
+                  progress: bool = True, advice: str = OFFLINE_ADVICE) -> Path:
     """Fetch ``dest`` from the first of ``urls`` that delivers it whole (and, given ``md5`` or
     ``sha256``, with that checksum); return ``dest``.
 
     ``timeout``: seconds to connect and for each read; ``deadline``: seconds for the whole file
-    from one address; ``attempts``: requests per address while each one brings new bytes (an
-    interruption is resumed, not started again). A ``dest`` that already has the checksum is
-    kept as it is. Raises :class:`DownloadError` when every address failed.
+    from one address (an hour: enough for CIFAR-10's 163 MB from its slow origin); ``attempts``:
+    requests per address while each one brings new bytes (an interruption is resumed, not
+    started again). A ``dest`` that already has the checksum is kept as it is; a ``.part`` left by
+    an earlier call is resumed when there is a checksum to check the result. Raises
+    :class:`DownloadError` when every address failed.
     """
     dest = Path(dest)
     urls = [urls] if isinstance(urls, str) else list(urls)
@@ -157,11 +163,12 @@ def _from_address(url, part, timeout, deadline, attempts, progress) -> Failure |
             return Failure(url, f"HTTP {err.code} {err.reason}", err.code)
         except _TooSlow as err:  # the part is kept: the next address resumes it
             return Failure(url, f"too slow: {err} within the {deadline:g} s allowed")
-        except (_Interrupted, http.client.HTTPException, socket.timeout, ConnectionError) as err:
+        except (_Interrupted, http.client.HTTPException, socket.timeout, ConnectionError,
+                ssl.SSLError) as err:
             reason = _reason(err, timeout)
             if _size(part) <= before:
                 return Failure(url, reason)
-        except OSError as err:  # no such host, refused, a local file missing (URLError)
+        except urllib.error.URLError as err:  # no such host, refused, a local file missing
             return Failure(url, _reason(err, timeout))
     return Failure(url, f"{reason} (after {attempts} requests)")
 
