@@ -4,6 +4,7 @@ Modules, from foundations to what builds on them:
 
 - ``cnnlib.runtime``  device, seeds, profile, cache folder, checkpoint paths        every chapter
 - ``cnnlib.validation`` clear errors for bad input to ``fit``, ``evaluate``, checkpoints, ``adapt``
+- ``cnnlib.download`` downloads that finish: several addresses, resume, checksums  (data, weights)
 - ``cnnlib.data``     data sets, device-side batches, batched augmentation          chapters 1, 5
 - ``cnnlib.precision`` bf16/fp16/fp32 and memory layout by device (with ``fit``)
 - ``cnnlib.train``    ``fit``: the one training loop (images or feature tensors); ``forever``
@@ -28,8 +29,12 @@ Modules, from foundations to what builds on them:
 - ``cnnlib.book``     small helpers for the notebooks (glue, set-up banner)
 - ``cnnlib.exercises`` checks that tell a student what is wrong                     every chapter
 """
-from .runtime import Profile, describe_device, get_device, get_profile, seed_everything
+# The release, each written once (README, "Cutting a release"): the version (pyproject.toml reads
+# it; the chapters' set-up cells install the tag v<version>) and the repository it is published
+# from (_config.yml's `repository: url:` says the same; tests/test_release.py checks all of them).
+__version__ = "0.2.0"
+REPOSITORY_URL = "https://github.com/cnn-course-book/cnn-book"
 
-__version__ = "0.1.0"
+from .runtime import Profile, describe_device, get_device, get_profile, seed_everything
 
 __all__ = ["Profile", "describe_device", "get_device", "get_profile", "seed_everything"]

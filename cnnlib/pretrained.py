@@ -31,7 +31,6 @@ import json
 import os
 import textwrap
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -39,11 +38,13 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
+from . import REPOSITORY_URL
 from .checkpoint import stable_repr
 from .settings import RunSettings
 from .compact import COMPACT
 from .data import Augment, DeviceLoader, load_dataset
 from .data.augment import Compose, ElasticDistort, HueShift, RandomAffine, rotate, zoom
+from .download import DownloadError, download_file, release_url
 from .history import History
 from .initialisation import init_weights
 from .models import cifar_resnet, convnet, four_layer_net
@@ -59,9 +60,8 @@ __all__ = ["Network", "NETWORKS", "register", "available", "load", "Pretrained",
            "WeightsMismatchError", "train_network", "reevaluate_network", "read_manifest",
            "REPOSITORY_URL"]
 
-# The repository's address, written once: _config.yml's ``repository: url:`` must agree
-# (tests/test_pretrained.py reads it and compares).
-REPOSITORY_URL = "https://github.com/cnn-course-book/cnn-book"
+# The repository's address is written once, in cnnlib/__init__.py (_config.yml's
+# ``repository: url:`` must agree; tests/test_pretrained.py reads it and compares).
 BRANCH = "main"
 FORMAT = "cnnlib-pretrained"
 VERSION = 1
@@ -414,23 +414,39 @@ def for_profile(name: str, profile, train_small: Callable[[], tuple]) -> BookNet
 
 
 def _try_fetch(file: str, folder: Path, base: str | None = None) -> bool:
-    """Download ``file`` from the repository into ``folder``; False when that is impossible
-    (offline, not there yet). The manifest's SHA-256 is checked when the file is loaded."""
-    url = f"{base}/{file}" if base is not None else raw_url(file)
-    target = Path(folder) / file
+    """Download ``file`` into ``folder``: from ``base`` when given, else from this version's
+    release, then from the repository's main branch. A file the manifest in ``folder`` lists is
+    SHA-256 checked before it is kept (a wrong one is deleted).
+
+    False when the manifest cannot be had (offline, not published). A listed weights file that
+    cannot be had raises :class:`PretrainedError` naming each address tried; when every address
+    answered 404 (not published) it says how to train the network instead."""
+    urls = [f"{base}/{file}"] if base is not None else [release_url(file), raw_url(file)]
+    listed = {} if file == MANIFEST else {entry["file"]: (name, entry)
+                                          for name, entry in read_manifest(folder).items()}
+    if file not in listed:
+        try:
+            download_file(urls, Path(folder) / file, progress=False, advice="")
+            return True
+        except DownloadError:
+            return False
+    name, entry = listed[file]
+    train = (f"train it with `make weights NET={name}` (in a checkout of {REPOSITORY_URL}), or set "
+             "CNNLIB_RETRAIN=1 to have load() train it into the cache (minutes on a GPU)")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{file}.{os.getpid()}.download")
-        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as out:
-            out.write(response.read())
-        os.replace(tmp, target)
-        return True
-    except OSError:  # URLError and HTTPError are OSErrors
-        return False
+        download_file(urls, Path(folder) / file, sha256=entry["sha256"],
+                      advice=f"Check the connection and try again, or {train}.")
+    except DownloadError as err:
+        if err.not_found:
+            raise PretrainedError(f"the trained {name} ({file}) is listed in the manifest but not "
+                                  f"published at {' or '.join(urls)}: {train}.") from err
+        raise PretrainedError(str(err)) from err
+    return True
 
 
 def fetch(name: str, folder, *, base: str | None = None) -> bool:
-    """Download the manifest and ``name``'s file from the repository (or ``base``) into ``folder``."""
+    """Download the manifest and ``name``'s file from the repository (or ``base``) into ``folder``;
+    False when the manifest cannot be had or does not list ``name``."""
     if not _try_fetch(MANIFEST, Path(folder), base):
         return False
     entry = read_manifest(folder).get(name)

@@ -7,8 +7,11 @@ Where the images come from, in order:
 1. the decoded cache (``cnnlib.data.cache``), a file per data set and source;
 2. the offline folder named by ``$CNNLIB_DATA`` (the layout of the book's ``shared/data`` folder,
    each file verified against its line in the folder's ``SHA256SUMS``, which must list it);
-3. torchvision's download, when the machine is online;
-4. otherwise a ``DataUnavailableError`` that says what is missing and the two ways to provide it.
+3. a download (``cnnlib.download``: resumed, time-limited, MD5-checked) of the data set's
+   archives: the book's own copy (a release asset of the repository) first, then the origin;
+   torchvision decodes them;
+4. otherwise a ``DataUnavailableError`` that says what is missing, every address tried and why,
+   and the two ways to provide it.
 
 Decoding happens once; the result is cached, written atomically so an interrupted or failed
 decode never leaves a broken cache behind. The cache folder is checked for writing *before*
@@ -31,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from ..download import DownloadError, download_file, release_url
 from ..runtime import cache_dir, writable_cache_dir
 from .cache import cache_path, content_key, offline_dir, read_cache, write_cache
 
@@ -209,19 +213,22 @@ def _load_cached_or_decode(name: str, download: bool) -> dict:
     return data
 
 
-def _missing_message(name: str, download: bool) -> str:
+def _missing_message(name: str, download: bool, failure: DownloadError | None = None) -> str:
     files = ", ".join(DATASETS[name][1])
     where = offline_dir()
     offline = (f"CNNLIB_DATA={where} does not contain {files}" if where
                else "CNNLIB_DATA is not set")
-    online = "downloading was turned off" if not download else "the download failed (offline?)"
+    online = ("downloading was turned off" if not download
+              else f"the download failed: {failure}" if failure is not None
+              else "the download failed (offline?)")
     return (f"The {name!r} data set is not available: it is not cached in {cache_dir()}, "
             f"{offline}, and {online}.\n"
             f"Provide it in one of two ways:\n"
             f"  1. connect to the internet and call load_dataset({name!r}, ...) again "
-            f"(torchvision downloads it), or\n"
+            f"(it is downloaded, resuming where it stopped), or\n"
             f"  2. put the files {files} in a folder (the book's shared/data layout) and set "
-            f"CNNLIB_DATA to that folder, e.g. export CNNLIB_DATA=/path/to/shared/data")
+            f"CNNLIB_DATA to that folder, e.g. export CNNLIB_DATA=/path/to/shared/data "
+            f"(README, 'Where the data comes from')")
 
 
 # --------------------------------------------------------------------------------------
@@ -431,27 +438,71 @@ def _decode_cifar10(root: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# Online: torchvision's downloaders
+# Online: the book's copy of each archive (a release asset), else the data set's origin
 
-def _download(name: str) -> dict | None:
-    """Download with torchvision into the cache; ``None`` (not an exception) when offline."""
+@dataclass(frozen=True)
+class Archive:
+    """One file of a data set as its origin publishes it: the name (also the name of the book's
+    copy in its release), torchvision's MD5 of it, the origin's addresses, the folder under the
+    downloads folder where torchvision's reader looks for it, and whether it is unpacked there."""
+
+    file: str
+    md5: str
+    origins: tuple
+    folder: str = ""
+    unpack: bool = False
+
+
+MNIST_ORIGINS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+USPS_ORIGIN = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"
+ARCHIVES = {
+    "mnist": [Archive(file, md5, tuple(origin + file for origin in MNIST_ORIGINS), "MNIST/raw", unpack=True)
+              for file, md5 in (("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                                ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+                                ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+                                ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"))],
+    "usps": [Archive("usps.bz2", "ec16c51db3855ca6c91edd34d0e9b197", (USPS_ORIGIN + "usps.bz2",)),
+             Archive("usps.t.bz2", "8ea070ee2aca1ac39742fdd1ef5ed118", (USPS_ORIGIN + "usps.t.bz2",))],
+    "cifar10": [Archive("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
+                        ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",), unpack=True)],
+}
+
+
+def archive_urls(archive: Archive) -> list:
+    """Where ``archive`` is fetched from, in order: the book's release, then the origin (which
+    can be slow: CIFAR-10's served 70-85 kB/s in 2026)."""
+    return [release_url(archive.file), *archive.origins]
+
+
+def _download(name: str) -> dict:
+    """Download ``name``'s archives into the cache (each checked by its MD5) and decode them
+    with torchvision. Raises :class:`DataUnavailableError` naming every address tried."""
     import numpy as np
     from torchvision import datasets
+    from torchvision.datasets.utils import extract_archive
 
-    raw = cache_dir() / "downloads"
+    raw = writable_cache_dir() / "downloads"
+    try:
+        for archive in ARCHIVES[name]:
+            path = download_file(archive_urls(archive), raw / archive.folder / archive.file,
+                                 md5=archive.md5, advice="")
+            if archive.unpack:
+                extract_archive(str(path), str(path.parent))
+    except DownloadError as err:
+        raise DataUnavailableError(_missing_message(name, True, failure=err)) from err
     maker = {"mnist": datasets.MNIST, "usps": datasets.USPS, "cifar10": datasets.CIFAR10}[name]
     data = {"source": "torchvision-download"}
-    try:
-        for split in SPLITS:
-            ds = maker(str(raw), train=(split == "train"), download=True)
-            images = torch.as_tensor(np.asarray(ds.data))
-            if images.dim() == 3:  # grey: N×H×W
-                images = images.unsqueeze(1)
-            else:  # CIFAR: N×H×W×C
-                images = images.permute(0, 3, 1, 2)
-            data[f"{split}_images"] = images.to(torch.uint8).contiguous()
-            data[f"{split}_labels"] = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
-    except Exception as err:  # no network, a host down, a proxy: all mean "not available"
-        warnings.warn(f"could not download {name!r}: {err}", stacklevel=2)
-        return None
+    for split in SPLITS:
+        try:
+            ds = maker(str(raw), train=(split == "train"), download=False)
+        except (RuntimeError, OSError, ValueError) as err:
+            raise DataCorruptError(f"the downloaded {name!r} files in {raw} do not decode ({err}); "
+                                   "delete that folder and load the data set again") from err
+        images = torch.as_tensor(np.asarray(ds.data))
+        if images.dim() == 3:  # grey: N×H×W
+            images = images.unsqueeze(1)
+        else:  # CIFAR: N×H×W×C
+            images = images.permute(0, 3, 1, 2)
+        data[f"{split}_images"] = images.to(torch.uint8).contiguous()
+        data[f"{split}_labels"] = torch.as_tensor(np.asarray(ds.targets), dtype=torch.long)
     return data
