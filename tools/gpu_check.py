@@ -12,7 +12,8 @@ there, in this order (quick checks first, so a short budget still gets them):
 3. ``bench``: ``bench/cifar10_gpu.py``: the time to 94 % of the book's 9-layer ResNet through
    ``fit``, and airbench94 beside it on the same JPEG images.
 4. ``chapters``: chapters 4, 9 and 11 executed with the full profile into a temporary folder
-   (``tools/execute.py --out``: the committed notebooks are never touched), each timed.
+   (``tools/execute.py --out``: the committed notebooks are never touched), each timed, with an
+   empty cache of their own (nothing trained earlier is loaded instead of trained).
 
     python tools/gpu_check.py [gpu-check.json] [--budget 540]
 
@@ -224,9 +225,12 @@ def step_bench(folder: Path, timeout: float) -> dict:
 
 
 def step_chapter(name: str, folder: Path, timeout: float) -> dict:
+    """One chapter, full profile, in a fresh kernel, with a cache of the check's own (shared by
+    the three chapters): no network trained earlier on this machine is loaded instead of
+    trained, so the time is what a fresh session takes."""
     notebook = ROOT / "chapters" / f"{name}.ipynb"
     return run_command([sys.executable, "tools/execute.py", str(notebook), "--out", str(folder)],
-                       timeout, child_env(CNNLIB_PROFILE="full"))
+                       timeout, child_env(CNNLIB_PROFILE="full", CNNLIB_CACHE=str(folder / "cache")))
 
 
 # --------------------------------------------------------------------------------------
