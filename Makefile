@@ -1,12 +1,22 @@
 # The book's two commands: `make book` (build the HTML) and `make test` (everything CI checks).
-# Both create the virtual environment .venv on first use.
+# Both create the virtual environment .venv on first use. While working: `make quick`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test lint unit notebooks html browser student course grading mathjax bench execute weights clean
+.PHONY: book test lint quick unit suite notebooks html browser student course grading mathjax bench execute \
+        weights colab-venv colab-check gpu-check clean
+
+# Tests run in parallel (pytest-xdist), one process per core, a test file per process at a time
+# (`loadfile`: a notebook's cells, a module's fixtures stay together), one thread each (the
+# stored outputs were computed with one thread; two processes already fill two cores).
+WORKERS ?= 2
+PARALLEL = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+# The test tiers: `slow` (pyproject.toml) marks the tests that re-evaluate the shipped networks on
+# 10,000 images, spawn processes or torchrun, execute notebooks or run nbgrader.
+UNIT = tests -q --ignore=tests/test_book_html.py --durations=15
 
 # MathJax 3 for offline math: an npm package fetched at build time (git-ignored, not committed)
 # and copied next to the HTML after each build; _config.yml's mathjax_path points at the copy.
@@ -31,16 +41,24 @@ book: $(STAMP) mathjax    ## build the HTML book from the stored outputs into _b
 	$(BIN)/jupyter-book build .
 	$(copy_mathjax)
 
-test: lint unit notebooks html browser ## lint, unit tests, every notebook under nbval, a clean warnings-as-errors build, the built pages in a browser
+test: lint suite html browser ## lint, unit tests (all tiers), every notebook under nbval, a clean warnings-as-errors build, the built pages in a browser
 
 lint: $(STAMP)          ## ruff: pyflakes, bugbear and pyupgrade rules on the library, tests, tools, bench, examples
 	$(BIN)/ruff check cnnlib tests tools bench examples conftest.py
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q --ignore=tests/test_book_html.py
+quick: $(STAMP)           ## the inner loop: unit tests without the slow tier, in parallel (under 3 minutes on 2 cores)
+	$(PARALLEL) $(UNIT) -m "not slow"
 
-notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval chapters/ -q
+unit: $(STAMP)            ## every unit test, the slow tier included
+	$(PARALLEL) $(UNIT)
+
+# What `make test` runs of the two above in one parallel run: a core that finishes its share of
+# the unit tests takes a notebook, so neither waits for the other's slowest file.
+suite: $(STAMP)           ## unit (all tiers) and notebooks in one parallel pytest run
+	$(PARALLEL) $(UNIT) --nbval chapters/
+
+notebooks: $(STAMP)       ## every chapter under nbval (fast profile)
+	$(PARALLEL) --nbval chapters/ -q
 
 html: $(STAMP) mathjax
 	$(BIN)/jupyter-book clean .
@@ -84,6 +102,35 @@ weights: $(STAMP)         ## train the book's networks into weights/: all, or on
 
 execute: $(STAMP)         ## re-run chapters top to bottom in a fresh kernel: make execute PROFILE=full [NB=chapters/x.ipynb]
 	CNNLIB_PROFILE=$(PROFILE) $(BIN)/python tools/execute.py $(or $(NB),chapters/*.ipynb)
+
+# Colab's stack (issue 21): torch, torchvision and numpy at Colab's versions, written once in
+# tools/colab-versions.txt, in a virtual environment of their own on this machine's Python. It
+# takes ~2.6 GB of CUDA wheels (the only torch builds on PyPI; they do not import without their
+# CUDA libraries, even on a CPU), so it is kept between runs outside the clone (CI clones afresh)
+# and rebuilt when the versions file or requirements.txt (the test tools' ranges) change.
+COLAB_KEY      := $(shell cat tools/colab-versions.txt requirements.txt 2>/dev/null | sha256sum | cut -c1-12)
+COLAB_VENV     ?= $(HOME)/.cache/cnnlib/venv-colab-$(COLAB_KEY)
+COLAB_STAMP     = $(COLAB_VENV)/.installed-stamp
+COLAB_TOOLS     = pytest pytest-xdist nbval ipykernel nbformat nbclient pyyaml captum airbench ruff
+COLAB_CHAPTERS ?= chapters/01_conv_design.ipynb chapters/04_batchnorm.ipynb
+
+$(COLAB_STAMP):
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install -q -r tools/colab-versions.txt
+	$(COLAB_VENV)/bin/python -m pip install -q -c tools/colab-versions.txt -c requirements.txt $(COLAB_TOOLS)
+	touch $(COLAB_STAMP)
+
+colab-venv: $(COLAB_STAMP) ## build (or find) the Colab-like virtual environment
+
+colab-check: $(COLAB_STAMP) ## Colab's torch/torchvision/numpy: install as the set-up cell does (nothing replaced), fast unit tier, nbval on two chapters
+	$(COLAB_VENV)/bin/python tools/colab_check.py
+	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile $(UNIT) -m "not slow"
+	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile --nbval -q $(COLAB_CHAPTERS)
+
+gpu-check: $(STAMP)       ## on a CUDA GPU, within 10 minutes: benchmark, fp16 route + exact resume, torchrun, chapters 4, 9, 11 (full); figures in gpu-check.json
+	$(BIN)/python tools/gpu_check.py $(or $(OUT),gpu-check.json)
 
 clean:
 	rm -rf _build

@@ -19,12 +19,14 @@ not run).
 
     python bench/cifar10_gpu.py                # the real benchmark (a CUDA GPU)
     python bench/cifar10_gpu.py --smoke        # toy size, on any device, in seconds (CI)
+    python bench/cifar10_gpu.py --json F.json  # also write the figures to F.json (make gpu-check)
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -202,6 +204,7 @@ def main(argv=None) -> None:
                         help="toy size (1,024 images, width 8, 1 epoch): checks that it runs")
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--no-airbench", action="store_true", help="time cnnlib's recipe only")
+    parser.add_argument("--json", help="also write the figures to this file (tools/gpu_check.py reads it)")
     args = parser.parse_args(argv)
 
     device = get_device()
@@ -219,7 +222,7 @@ def main(argv=None) -> None:
           f"{ours['final_acc']:.4f} (best {ours['best_acc']:.4f}), {ours['seconds']:.2f} s of "
           f"training; settings {ours['settings']}")
 
-    theirs_seconds = None
+    theirs, theirs_seconds = None, None
     why_not = "not asked for (--no-airbench)" if args.no_airbench else airbench_unavailable(device)
     if args.smoke and why_not is None:
         why_not = "not run at --smoke size (airbench trains full CIFAR-10 only)"
@@ -232,6 +235,12 @@ def main(argv=None) -> None:
     else:
         print(f"airbench94 not run: {why_not}; published: {AIRBENCH_PUBLISHED}")
     print(f"time_to_94 {fmt(ours['time_to_94'])} s (airbench94 {fmt(theirs_seconds)} s)")
+    if args.json:
+        figures = {"device": describe_device(device), "torch": torch.__version__,
+                   "train_images": len(train), "test_images": len(test), "cnnlib": ours,
+                   "airbench94": theirs if why_not is None else {"not_run": why_not},
+                   "airbench94_time_to_94": theirs_seconds}
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """bench/cifar10_gpu.py: runs at toy size on any device; hands airbench cnnlib's images."""
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import cifar10_gpu  # noqa: E402
 
 
-def test_smoke_run_prints_the_time_to_94_line():
+@pytest.mark.slow
+def test_smoke_run_prints_the_time_to_94_line_and_writes_the_figures(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "cifar10_gpu.py"), "--smoke"],
+    figures = tmp_path / "figures.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "cifar10_gpu.py"), "--smoke",
+                             "--json", str(figures)],
                             capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
@@ -23,6 +27,10 @@ def test_smoke_run_prints_the_time_to_94_line():
     assert "published: 2.59 s on an A100 (n=200)" in result.stdout
     if not torch.cuda.is_available():
         assert "airbench94 not run: airbench needs CUDA" in result.stdout
+    saved = json.loads(figures.read_text())  # what make gpu-check reads
+    assert saved["train_images"] == 1024 and saved["cnnlib"]["epochs"] == 1
+    assert saved["cnnlib"]["time_to_94"] is None and saved["airbench94_time_to_94"] is None
+    assert f"test accuracy {saved['cnnlib']['final_acc']:.4f}" in result.stdout
 
 
 def test_airbench_is_declined_clearly_without_cuda():

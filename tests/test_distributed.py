@@ -117,6 +117,7 @@ def without_timing(rows):
     return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in rows]
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_weights_one_process_trains(two_processes, one_process):
     weights, rows = one_process
     ranks, folder = two_processes
@@ -139,6 +140,7 @@ def test_two_processes_train_the_weights_one_process_trains(two_processes, one_p
     assert all(not k.startswith("module.") for k in saved["state"]["model"])  # no DDP wrapper
 
 
+@pytest.mark.slow
 def test_a_killed_two_process_run_resumes_on_one_or_on_two_processes(tmp_path, one_process,
                                                                      two_processes):
     weights, rows = one_process

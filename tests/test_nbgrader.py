@@ -32,6 +32,7 @@ import pytest
 from exercise_answers import WRONG
 
 pytest.importorskip("nbgrader")
+pytestmark = pytest.mark.slow  # nbgrader executes chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))

@@ -199,6 +199,7 @@ def test_cnnlib_retrain_trains_the_network_into_the_cache(tiny_network, tmp_path
     assert (tmp_path / "cache" / "weights-trained" / "tiny.pt").exists()
 
 
+@pytest.mark.slow
 def test_make_weights_smoke_trains_stores_and_verifies_end_to_end(tmp_path):
     out = tmp_path / "weights"
     env = {**os.environ, "CNNLIB_CACHE": str(tmp_path / "cache"),
@@ -216,6 +217,7 @@ def test_make_weights_smoke_trains_stores_and_verifies_end_to_end(tmp_path):
         load("resnet18", folder=out, device="cpu")
 
 
+@pytest.mark.slow
 def test_make_weights_jobs_share_one_folder_and_one_manifest(tmp_path):
     """--jobs 3: three processes write into one folder; the locked manifest lists all four."""
     out = tmp_path / "weights"
@@ -237,6 +239,7 @@ def test_make_weights_jobs_share_one_folder_and_one_manifest(tmp_path):
     assert [row.split("`")[1] for row in rows] == sorted(names)
 
 
+@pytest.mark.slow
 def test_train_weights_refuses_an_unknown_network(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "train_weights.py"), "resnet19",
                              "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
@@ -247,6 +250,7 @@ def test_train_weights_refuses_an_unknown_network(tmp_path):
 # --------------------------------------------------------------------------------------
 # The shipped files themselves (the one test that depends on them)
 
+@pytest.mark.slow
 def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states():
     """Each network of weights/MANIFEST.json: its SHA-256 checks, it loads, and evaluated here
     on all its test images (fp32, on the CPU) its accuracy is within 0.3 point of the stated one."""
@@ -263,6 +267,7 @@ def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states
         assert abs(test_accuracy(name, model) - meta["test_acc"]) <= 0.003, name
 
 
+@pytest.mark.slow
 def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_net_in_full():
     from cnnlib.pretrained import for_profile, origin
     from cnnlib.runtime import Profile
@@ -304,6 +309,7 @@ def test_fig1_inputs_are_pixel_values_minus_the_mean_and_weights_start_small():
     assert all(m.bias.abs().max() == 0 for m in net if hasattr(m, "bias") and m.bias is not None)
 
 
+@pytest.mark.slow
 def test_the_relu_tanh_pilot_runs_and_names_a_rate_for_each(capsys):
     sys.path.insert(0, str(ROOT / "tools"))
     import pilot_relu_tanh

@@ -447,6 +447,7 @@ def _errors(cell):
     return [o for o in cell.outputs if o.output_type == "error"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_student_edition_fails_only_in_its_stubs(executed, path):
     for cell in _cells(executed, path.name, "stubbed"):
@@ -463,6 +464,7 @@ def test_student_edition_fails_only_in_its_stubs(executed, path):
             assert not errors, f"{where}\n" + "\n".join(errors[0].traceback)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_check_says_not_done_yet_for_a_stub(executed, path):
     checks = [c for c in _cells(executed, path.name, "stubbed") if c.metadata.run.role == "check"]
@@ -474,6 +476,7 @@ def test_every_check_says_not_done_yet_for_a_stub(executed, path):
         assert not VERDICT.findall(output_text(cell).replace(verdicts[0], "")), "no ✔ before it"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
     cells = _cells(executed, path.name, "solved")
@@ -486,6 +489,7 @@ def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
         assert verdicts and all(v.startswith("✔") for v in verdicts), (cell.source, verdicts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_one_wrong_answer_fails_exactly_its_check_and_says_how(executed, path):
     cells = _cells(executed, path.name, "wrong")
