@@ -40,6 +40,7 @@ from . import distributed
 from .data.loader import DeviceLoader
 from .data.tensors import TensorLoader, is_features
 from .history import History
+from .initialisation import whiten_first_conv
 from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
                         resolve_precision, speed_up_cuda, use_channels_last)
 from .runtime import describe_device, get_device, seed_everything
@@ -389,10 +390,6 @@ def fit(model: nn.Module, train, val=None, *, epochs: int, lr: float, batch_size
         val, max(batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
     if whiten is not None:  # before the settings: a frozen layer changes the trainable count
-        # Imported here: cnnlib.initialisation builds on cnnlib.models, which the training
-        # loop must not need just to be imported.
-        from .initialisation import whiten_first_conv
-
         whiten_first_conv(model, _normalised_sample(train_loader), kind=whiten,
                           frozen=whiten_frozen, seed=seed)
     settings = run_settings(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
