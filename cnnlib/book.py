@@ -1,8 +1,5 @@
 """Small helpers for the chapters' notebooks: the set-up banner, ``glue`` and ``spread``.
 
-(``checkpoint_path`` lives in ``cnnlib.runtime``; ``cnnlib.book.checkpoint_path`` is its old
-name, kept for the chapters of older checkouts.)
-
 ``glue`` puts a computed value into the prose of the HTML book (``{glue:text}`key```), so the
 text never states a number that no cell computed. It emits the same display bundle as
 ``myst_nb.glue`` but needs no myst_nb, so it also works in Colab.
@@ -18,9 +15,9 @@ import torch
 
 from .data.cache import offline_dir
 from .data.datasets import OfflineSplitWarning
-from .runtime import checkpoint_path, get_profile
+from .runtime import get_profile
 
-__all__ = ["glue", "setup", "checkpoint_path"]
+__all__ = ["glue", "setup"]
 
 GLUE_PREFIX = "application/papermill.record/"
 

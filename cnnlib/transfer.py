@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DeviceLoader
-from .initialisation import freeze  # also importable from here, as older notebooks do
-from .models.convnet import conv_bn_relu, convnet  # convnet: also its old path, for older notebooks
+from .initialisation import freeze
+from .models.convnet import conv_bn_relu, convnet
 from .runtime import get_device
 from .train import evaluate, fit
 
