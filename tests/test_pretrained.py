@@ -143,6 +143,19 @@ def test_a_measured_test_accuracy_is_read_from_the_cache_until_anything_it_depen
     assert len(measured) == 5
 
 
+def test_the_source_digest_follows_every_python_file(tmp_path):
+    from cnnlib.pretrained.evaluation import source_digest
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    before = source_digest(tmp_path)
+    assert source_digest(tmp_path) == before and len(before) == 16
+    (tmp_path / "sub" / "b.py").write_text("y = 3\n")
+    assert source_digest(tmp_path) != before
+    assert source_digest() == source_digest(ROOT / "cnnlib")  # cnnlib's own by default
+
+
 def test_a_damaged_cache_entry_is_measured_again_and_rewritten(tiny_network, tmp_path, monkeypatch):
     folder = tmp_path / "weights"
     train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)

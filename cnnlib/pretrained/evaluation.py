@@ -4,10 +4,11 @@ A chapter in the full profile checks that a shipped file is what the book says i
 evaluates the net on all its test images in fp32, with its recipe's test-time augmentation (six
 views of each image for most nets: minutes per net on a CPU). The result depends only on the
 weights, the network, the augmentation, the test images and their normalisation, and the code
-that evaluates (cnnlib's and torch's versions, and the kind of device); so
+that evaluates (cnnlib's version and source, torch's version, the kind of device); so
 :func:`test_accuracy` keeps it in the cache folder (``<cache>/test-accuracy``), under a key made
 of all of these, and the next run of the chapter reads it. Anything else (another weights file,
-a model edited after loading, another ``tta``, other data) is another key: measured afresh.
+a model edited after loading, another ``tta``, other data, an edit of cnnlib's code) is another
+key: measured afresh.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..runtime import cache_dir
 from ..train import evaluate
 from .registry import get_network
 
-__all__ = ["test_accuracy", "measurement", "CACHE_FOLDER"]
+__all__ = ["test_accuracy", "measurement", "source_digest", "CACHE_FOLDER"]
 
 CACHE_FOLDER = "test-accuracy"
 
@@ -60,8 +61,18 @@ def measurement(model: nn.Module, loader, tta, device) -> dict:
 
     return {"weights": weights_fingerprint(model), "network": model_fingerprint(model),
             "layers": repr(model), "tta": stable_repr(tta), "data": data_fingerprint(loader),
-            "cnnlib": __version__, "torch": str(torch.__version__),
+            "cnnlib": __version__, "code": source_digest(), "torch": str(torch.__version__),
             "device": torch.device(device).type}
+
+
+def source_digest(root=None) -> str:
+    """A hash of every ``.py`` file of cnnlib (or of the folder ``root``): an edit of the code
+    that evaluates (a checkout between releases) is a new measurement, not a stale one."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _digest(key: dict) -> str:
