@@ -39,6 +39,21 @@ def test_the_repository_address_is_the_one_in_config_yml():
     assert pretrained.raw_url("MANIFEST.json") == f"{config['repository']['url']}/raw/main/weights/MANIFEST.json"
 
 
+def test_the_package_offers_every_name_the_chapters_and_tools_use():
+    """cnnlib.pretrained is a package of modules by job; what the chapters and tools call on it
+    (``pretrained.x``, ``from cnnlib.pretrained import x``) is all there."""
+    import re
+
+    used = set()
+    for path in [*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("tools/*.py")]:
+        text = path.read_text().replace("\\n", "\n")
+        used.update(re.findall(r"\bpretrained\.([A-Za-z_]\w*)", text))
+        for names in re.findall(r"from cnnlib\.pretrained import \(?([\w ,]+)", text):
+            used.update(n.strip() for n in names.split(",") if n.strip())
+    assert {"for_profile", "origin", "test_accuracy", "AUGMENTATIONS", "fig1_net"} <= used
+    assert [name for name in sorted(used) if not hasattr(pretrained, name)] == []
+
+
 def test_the_registry_holds_the_five_compact_nets_each_building_a_ten_class_net():
     assert {"alexnet", "vgg11", "googlenet", "resnet18", "densenet_bc"} <= set(NETWORKS)
     for name in ("alexnet", "vgg11", "googlenet", "resnet18", "densenet_bc"):
