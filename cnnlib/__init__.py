@@ -12,7 +12,7 @@ Modules, from foundations to what builds on them:
   ``cnnlib.checkpoint``: checkpoints that record their settings)
 - ``cnnlib.distributed`` ``fit`` under torchrun: several GPUs or machines        README
 - ``cnnlib.shapes``   conv arithmetic, receptive fields                             chapter 1
-- ``cnnlib.inspection`` the one forward-hook walker, ``summary``, ``count_params``  chapters 1, 6-9
+- ``cnnlib.inspection`` the one forward-hook walker, ``summary``, parameter counts  chapters 1, 6-10
 - ``cnnlib.layers``   layers the book writes from scratch (dropout, batch norm)      chapters 3, 4
 - ``cnnlib.initialisation`` init scales, k-means and Gabor first-layer filters    chapter 2
 - ``cnnlib.models``   every network of the book, one family per file                chapters 2, 6-12

@@ -1,8 +1,5 @@
 """Small helpers for the chapters' notebooks: the set-up banner, ``glue`` and ``spread``.
 
-(``checkpoint_path`` lives in ``cnnlib.runtime``; ``cnnlib.book.checkpoint_path`` is its old
-name, kept for the chapters of older checkouts.)
-
 ``glue`` records a computed value under a key, so that the prose never states a number that no
 cell computed: tools/inline_values.py writes the recorded value into the chapter's Markdown
 wherever it says ``{glue:text}`key``` (and renews it after each run), and tests/test_prose.py
@@ -20,9 +17,9 @@ import torch
 
 from .data.cache import offline_dir
 from .data.datasets import OfflineSplitWarning
-from .runtime import checkpoint_path, get_profile
+from .runtime import get_profile
 
-__all__ = ["glue", "setup", "checkpoint_path"]
+__all__ = ["glue", "setup"]
 
 GLUE_PREFIX = "application/papermill.record/"
 

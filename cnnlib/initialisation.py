@@ -25,15 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-# The deep stack moved to ``cnnlib.models``; imported here so chapters that import it from this
-# module (notebooks of older checkouts, run against a newer library) keep working.
-from .models.conv_stack import conv_stack
-
 __all__ = [
     "fans",
     "init_std",
     "init_weights",
-    "conv_stack",
     "activation_stats",
     "random_patches",
     "zca_whitening",

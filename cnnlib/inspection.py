@@ -9,7 +9,8 @@ forward pass layer by layer without changing the model's code.
   entered and as it returns, and always removes its hooks afterwards. Everything below uses it.
 - ``record_outputs``: the latest output of each named layer, kept in a dict.
 - ``evaluating``: eval mode for a block, each module's own training flag restored afterwards.
-- ``count_params``: the number of parameters (optionally only the trainable ones).
+- ``count_params``, ``count_trainable``: the number of parameters, of all or of those that
+  training changes.
 - ``summary``: a per-layer table (output shape, parameters) of any ``nn.Module``, measured with a
   real forward pass, not guessed from the layer list. ``strict=True`` also checks the course
   notes' rule that "all layers tile up properly" (``cnnlib.shapes.tiling_problem``).
@@ -37,6 +38,7 @@ __all__ = [
     "SummaryRow",
     "UnknownLayerError",
     "count_params",
+    "count_trainable",
     "evaluating",
     "leaf_names",
     "record_outputs",
@@ -128,14 +130,18 @@ def evaluating(model: nn.Module):
             module.training = flag
 
 
-def count_params(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters of ``model`` (a parameter shared by two layers counts once);
-    ``trainable_only=True`` counts only those with ``requires_grad``.
+def count_params(model: nn.Module) -> int:
+    """Number of parameters of ``model`` (a parameter shared by two layers counts once).
 
     >>> count_params(nn.Conv2d(3, 96, 11))   # 96 * (11*11*3) weights + 96 biases
     34944
     """
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_trainable(model: nn.Module) -> int:
+    """Number of parameters that training will change (``requires_grad``; shared ones once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 # --------------------------------------------------------------------------- summary
@@ -423,5 +429,5 @@ def summary(
         input_size=sizes if several else sizes[0],
         output_shape=_output_shape(model, output),
         total_params=count_params(model),
-        trainable_params=count_params(model, trainable_only=True),
+        trainable_params=count_trainable(model),
     )

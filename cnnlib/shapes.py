@@ -374,17 +374,3 @@ def tiling_problem(name: str, module: nn.Module, x: torch.Tensor) -> str | None:
                 f"{size}: {sum_text}, {consequence}. Change the padding, the stride or the input size.")
     return None
 
-
-# --------------------------------------------------------------------------- old import path
-
-_MOVED_TO_INSPECTION = {"ForwardError", "Summary", "SummaryRow", "summary"}
-
-
-def __getattr__(name: str):
-    """``from cnnlib.shapes import summary`` still works for chapters written before ``summary``
-    moved to ``cnnlib.inspection``. Looked up lazily: inspection builds on this module."""
-    if name in _MOVED_TO_INSPECTION:
-        from . import inspection
-
-        return getattr(inspection, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

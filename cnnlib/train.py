@@ -42,6 +42,7 @@ from .data.augment import as_augmentation
 from .data.loader import DeviceLoader
 from .data.tensors import TensorLoader, is_features
 from .history import History
+from .initialisation import whiten_first_conv
 from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
                         resolve_precision, speed_up_cuda, use_channels_last)
 from .runtime import describe_device, get_device, seed_everything
@@ -374,10 +375,6 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
         val, max(settings.batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)
     if settings.whiten is not None:  # before the fingerprint: a frozen layer is another model
-        # Imported here: cnnlib.initialisation builds on cnnlib.models, which the training
-        # loop must not need just to be imported.
-        from .initialisation import whiten_first_conv
-
         whiten_first_conv(model, _normalised_sample(train_loader), kind=settings.whiten,
                           frozen=settings.whiten_frozen, seed=settings.seed)
     compared = {"model": model_fingerprint(model), "train": data_fingerprint(train),

@@ -33,12 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DeviceLoader
-from .initialisation import freeze  # also importable from here, as older notebooks do
-from .models.convnet import conv_bn_relu, convnet  # convnet: also its old path, for older notebooks
+from .initialisation import freeze
+from .models.convnet import conv_bn_relu, convnet
 from .runtime import get_device
 from .train import evaluate, fit
 
-__all__ = ["last_linear", "replace_head", "drop_head", "truncate", "count_trainable", "layerwise_sgd",
+__all__ = ["last_linear", "replace_head", "drop_head", "truncate", "layerwise_sgd",
            "extract_features", "head_on_block", "with_stats", "digits_as_rgb", "relabel",
            "imagenet_resnet18", "METHODS", "feature_extractor_accuracy", "target_model",
            "transfer_accuracy", "compare_methods"]
@@ -88,12 +88,7 @@ def truncate(model: nn.Module, last: str) -> nn.Sequential:
 
 
 # --------------------------------------------------------------------------------------
-# Trainable parameters and learning rates
-
-def count_trainable(model: nn.Module) -> int:
-    """Number of parameters that training will change (``requires_grad``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
+# Learning rates
 
 def layerwise_sgd(model: nn.Module, *, new=("fc",), pretrained_scale: float = 0.1, lr: float,
                   momentum: float = 0.9, weight_decay: float = 5e-4):

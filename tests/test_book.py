@@ -82,12 +82,6 @@ def test_spread_is_mean_and_sample_std():
         spread([])
 
 
-def test_the_old_name_of_checkpoint_path_is_the_runtime_one():
-    from cnnlib import runtime
-
-    assert book.checkpoint_path is runtime.checkpoint_path  # chapters of older checkouts use it
-
-
 def test_offline_data_notes_print_as_one_line_without_a_path(monkeypatch, capsys, tmp_path):
     import warnings
 

@@ -250,12 +250,6 @@ def test_freeze_rejects_a_name_that_is_not_a_child():
         freeze(small_convnet(), trainable=("head",))
 
 
-def test_one_freeze_for_both_chapters():
-    from cnnlib import transfer
-
-    assert transfer.freeze is freeze
-
-
 # ----------------------------------------------------------------------------------------
 # A whitened first layer (fit's ``whiten=`` option)
 

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torchvision
 
 import cnnlib.inspection
-from cnnlib.inspection import (ForwardError, UnknownLayerError, count_params, evaluating, leaf_names,
+from cnnlib.inspection import (ForwardError, UnknownLayerError, count_params, count_trainable, evaluating, leaf_names,
                                record_outputs, summary, watch)
 
 
@@ -343,5 +343,5 @@ def test_evaluating_restores_each_flag_and_count_params_counts_shared_once():
     with evaluating(net):
         assert not any(m.training for m in net.modules())
     assert [m.training for m in net.modules()] == [True, True, False, True]
-    assert count_params(net) == 9 + 3 + 3 and count_params(net, trainable_only=True) == 12
+    assert count_params(net) == 9 + 3 + 3 and count_trainable(net) == 12
     assert leaf_names(net) == ["0", "1", "2"]

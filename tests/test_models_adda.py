@@ -3,7 +3,6 @@ import torch
 import torch.nn.functional as F
 
 import cnnlib.models
-from cnnlib.adapt import adda as adapt_adda
 from cnnlib.models.adda import domain_discriminator, lenet_classifier, lenet_encoder
 
 
@@ -42,9 +41,6 @@ def test_lenet_encoder_has_no_dropout():
     assert torch.equal(encoder.train()(x), encoder.eval()(x))
 
 
-def test_networks_are_exported_and_keep_their_old_paths():
+def test_networks_are_exported():
     assert cnnlib.models.lenet_encoder is lenet_encoder
     assert cnnlib.models.domain_discriminator is domain_discriminator
-    # chapters 11 and 12 of older checkouts call them through cnnlib.adapt.adda
-    assert adapt_adda.lenet_encoder is lenet_encoder and adapt_adda.lenet_classifier is lenet_classifier
-    assert adapt_adda.discriminator is domain_discriminator

@@ -56,8 +56,7 @@ def test_depth_must_be_6n_plus_2():
         cifar_resnet(18)
 
 
-def test_cifar_resnet_is_exported_by_models_and_registered():
+def test_cifar_resnet_is_exported_by_models():
     import cnnlib.models
 
     assert cnnlib.models.cifar_resnet is cifar_resnet
-    assert cnnlib.models.build("cifar_resnet", depth=8, num_classes=3)(torch.zeros(1, 3, 32, 32)).shape == (1, 3)

@@ -26,6 +26,5 @@ def test_conv_stack_rejects_an_unknown_activation():
         conv_stack(2, 4, activation="sigmoid")
 
 
-def test_conv_stack_lives_in_models_and_keeps_its_old_path():
+def test_conv_stack_lives_in_models():
     assert cnnlib.models.conv_stack is conv_stack
-    assert cnnlib.initialisation.conv_stack is conv_stack  # chapter 2 of older checkouts

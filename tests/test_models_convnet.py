@@ -44,6 +44,5 @@ def test_conv_bn_relu_keeps_the_size_and_has_no_conv_bias():
     assert torch.nn.Sequential(conv, bn, relu)(torch.randn(1, 3, 9, 9)).shape == (1, 6, 9, 9)
 
 
-def test_convnet_is_a_registered_builder_and_keeps_its_old_path():
-    assert cnnlib.models.BUILDERS["convnet"] is convnet is cnnlib.models.convnet
-    assert cnnlib.transfer.convnet is convnet  # notebooks of older checkouts import it from there
+def test_convnet_is_exported_by_models():
+    assert cnnlib.models.convnet is convnet

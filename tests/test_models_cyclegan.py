@@ -3,7 +3,6 @@ import torch
 from torch import nn
 
 import cnnlib.models
-from cnnlib.adapt import cyclegan as adapt_cyclegan
 from cnnlib.models.cyclegan import ResidualBlock, cyclegan_generator, init_normal, patch_discriminator
 from cnnlib.shapes import receptive_field
 
@@ -44,10 +43,6 @@ def test_init_normal_draws_conv_weights_with_std_0_02_and_zero_biases():
         assert abs(layer.weight.std().item() - 0.02) < 0.001 and layer.bias.abs().max() == 0
 
 
-def test_networks_are_exported_and_keep_their_old_paths():
+def test_networks_are_exported():
     assert cnnlib.models.cyclegan_generator is cyclegan_generator
     assert cnnlib.models.patch_discriminator is patch_discriminator
-    # chapter 12 of older checkouts calls them through cnnlib.adapt.cyclegan
-    assert adapt_cyclegan.generator is cyclegan_generator
-    assert adapt_cyclegan.patch_discriminator is patch_discriminator
-    assert adapt_cyclegan.ResidualBlock is ResidualBlock

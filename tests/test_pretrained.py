@@ -1,5 +1,6 @@
 """cnnlib.pretrained and tools/train_weights.py: train -> file + manifest -> verified load;
-a tampered file is refused; nothing is shipped yet and available() says how to make it."""
+a tampered file is refused; nothing is shipped yet and available() says how to make it; a
+measured test accuracy is read from the cache the next time."""
 import dataclasses
 import os
 import subprocess
@@ -36,6 +37,21 @@ def test_the_repository_address_is_the_one_in_config_yml():
     assert pretrained.REPOSITORY_URL == config["repository"]["url"]
     assert pretrained.BRANCH == config["repository"]["branch"]
     assert pretrained.raw_url("MANIFEST.json") == f"{config['repository']['url']}/raw/main/weights/MANIFEST.json"
+
+
+def test_the_package_offers_every_name_the_chapters_and_tools_use():
+    """cnnlib.pretrained is a package of modules by job; what the chapters and tools call on it
+    (``pretrained.x``, ``from cnnlib.pretrained import x``) is all there."""
+    import re
+
+    used = set()
+    for path in [*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("tools/*.py")]:
+        text = path.read_text().replace("\\n", "\n")
+        used.update(re.findall(r"\bpretrained\.([A-Za-z_]\w*)", text))
+        for names in re.findall(r"from cnnlib\.pretrained import \(?([\w ,]+)", text):
+            used.update(n.strip() for n in names.split(",") if n.strip())
+    assert {"for_profile", "origin", "test_accuracy", "AUGMENTATIONS", "fig1_net"} <= used
+    assert [name for name in sorted(used) if not hasattr(pretrained, name)] == []
 
 
 def test_the_registry_holds_the_five_compact_nets_each_building_a_ten_class_net():
@@ -87,7 +103,7 @@ def test_train_store_and_load_round_trip_with_history_and_metadata(tiny_network,
     assert manifest["tiny"] == entry and len(entry["sha256"]) == 64
     assert available(folder) == ["tiny"]
 
-    model, history, meta = load("tiny", folder=folder, device="cpu")
+    model, history, meta, _ = load("tiny", folder=folder, device="cpu")
     assert not model.training
     assert history["epoch"] == [1, 2]
     for key in ("dataset", "train_images", "test_images", "recipe", "settings", "epochs", "test_acc",
@@ -105,6 +121,71 @@ def test_train_store_and_load_round_trip_with_history_and_metadata(tiny_network,
     assert pretrained.test_accuracy("tiny", model, tta=None) == pytest.approx(single)
 
 
+def test_a_measured_test_accuracy_is_read_from_the_cache_until_anything_it_depends_on_changes(
+        tiny_network, tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    measured = []  # the tta of each evaluation that really ran
+    real_evaluate = pretrained.evaluation.evaluate
+    monkeypatch.setattr(pretrained.evaluation, "evaluate",
+                        lambda *a, **k: measured.append(k["tta"]) or real_evaluate(*a, **k))
+    first = pretrained.test_accuracy("tiny", load("tiny", folder=folder, device="cpu").model)
+    assert measured == ["flip+translate"]
+    cached = list((tmp_path / "cache" / "test-accuracy").glob("tiny-*.json"))
+    assert len(cached) == 1, "kept in the cache folder"
+    # a second run (a fresh load of the same file) reads it: the same number, nothing evaluated
+    again = load("tiny", folder=folder, device="cpu").model
+    assert pretrained.test_accuracy("tiny", again) == first and len(measured) == 1
+    # another test-time augmentation is another measurement, then cached too
+    single = pretrained.test_accuracy("tiny", again, tta=None)
+    assert measured[-1] is None and pretrained.test_accuracy("tiny", again, tta=None) == single
+    assert len(measured) == 2
+    # a model edited after loading is measured again (one weight changed)
+    with torch.no_grad():
+        next(again.parameters()).view(-1)[0] += 1.0
+    pretrained.test_accuracy("tiny", again)
+    assert len(measured) == 3
+    # another weights file (retrained with another rate) is measured again
+    other = dataclasses.replace(tiny_network, changes={**tiny_network.changes, "lr": 0.02})
+    monkeypatch.setitem(NETWORKS, "tiny", other)
+    (tmp_path / "cache" / "weights-runs" / "tiny.pt").unlink()  # the first run's checkpoint
+    train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    pretrained.test_accuracy("tiny", load("tiny", folder=folder, device="cpu").model)
+    assert len(measured) == 4
+    # another version of cnnlib measures again
+    monkeypatch.setattr("cnnlib.__version__", "0.0.0-test")
+    pretrained.test_accuracy("tiny", load("tiny", folder=folder, device="cpu").model)
+    assert len(measured) == 5
+
+
+def test_the_source_digest_follows_every_python_file(tmp_path):
+    from cnnlib.pretrained.evaluation import source_digest
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    before = source_digest(tmp_path)
+    assert source_digest(tmp_path) == before and len(before) == 16
+    (tmp_path / "sub" / "b.py").write_text("y = 3\n")
+    assert source_digest(tmp_path) != before
+    assert source_digest() == source_digest(ROOT / "cnnlib")  # cnnlib's own by default
+
+
+def test_a_damaged_cache_entry_is_measured_again_and_rewritten(tiny_network, tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    train_network("tiny", folder, device="cpu", progress=False, log=lambda s: None)
+    model = load("tiny", folder=folder, device="cpu").model
+    first = pretrained.test_accuracy("tiny", model)
+    [path] = (tmp_path / "cache" / "test-accuracy").glob("tiny-*.json")
+    path.write_text('{"key": ')  # cut short
+    measured = []
+    real_evaluate = pretrained.evaluation.evaluate
+    monkeypatch.setattr(pretrained.evaluation, "evaluate",
+                        lambda *a, **k: measured.append(1) or real_evaluate(*a, **k))
+    assert pretrained.test_accuracy("tiny", model) == first and measured == [1]
+    assert pretrained.test_accuracy("tiny", model) == first and measured == [1]  # rewritten
+
+
 def test_reevaluate_keeps_the_weights_and_stores_the_accuracy_with_the_new_tta(tiny_network,
                                                                                tmp_path, monkeypatch):
     folder = tmp_path / "weights"
@@ -116,7 +197,7 @@ def test_reevaluate_keeps_the_weights_and_stores_the_accuracy_with_the_new_tta(t
     lines = []
     new_entry = pretrained.reevaluate_network("tiny", folder, device="cpu", log=lines.append)
     assert new_entry["sha256"] != entry["sha256"] and "tta=flip ->" in lines[0].replace("'", "")
-    model, history, meta = load("tiny", folder=folder, device="cpu")  # verified against the manifest
+    model, history, meta, _ = load("tiny", folder=folder, device="cpu")  # verified against the manifest
     for name, tensor in before.model.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
     assert history.rows == before.history.rows
@@ -142,7 +223,7 @@ def test_fp16_storage_only_when_the_accuracy_stays_within_a_tenth_of_a_point(tin
     # on this tiny task fp16 changes no prediction: stored as fp16
     assert entry["storage"] == "fp16" and saved["state"]["0.weight"].dtype == torch.float16
     assert saved["meta"]["test_acc"] == saved["meta"]["test_acc_fp32"]
-    monkeypatch.setattr(pretrained, "FP16_TOLERANCE", -1.0)  # no difference is small enough
+    monkeypatch.setattr(pretrained.training, "FP16_TOLERANCE", -1.0)  # no difference is small enough
     entry = train_network("tiny", tmp_path / "b", device="cpu", progress=False, log=lambda s: None)
     saved = torch.load(tmp_path / "b" / entry["file"], weights_only=True)
     assert entry["storage"] == "fp32" and saved["state"]["0.weight"].dtype == torch.float32
@@ -176,7 +257,7 @@ def test_loading_reads_weights_only(tiny_network, tmp_path, monkeypatch):
 
 
 def test_the_folder_stays_under_its_size_limit(tiny_network, tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrained, "MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(pretrained.store, "MAX_TOTAL_BYTES", 1000)
     with pytest.raises(PretrainedError, match="over the 0 MB the repository allows"):
         train_network("tiny", tmp_path / "w", device="cpu", progress=False, log=lambda s: None)
     assert not (tmp_path / "w" / "tiny.pt").exists() and read_manifest(tmp_path / "w") == {}
@@ -187,14 +268,14 @@ def test_a_pip_installed_cnnlib_fetches_the_files_from_the_repository(tiny_netwo
     train_network("tiny", remote, device="cpu", progress=False, log=lambda s: None)
     local = tmp_path / "local"
     assert fetch("tiny", local, base=remote.as_uri())
-    model, _, meta = load("tiny", folder=local, device="cpu")
+    model, _, meta, _ = load("tiny", folder=local, device="cpu")
     assert meta["name"] == "tiny"
     assert not fetch("tiny", tmp_path / "nowhere", base=(tmp_path / "missing").as_uri())
 
 
 def test_cnnlib_retrain_trains_the_network_into_the_cache(tiny_network, tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLIB_RETRAIN", "1")
-    model, history, meta = load("tiny", device="cpu")
+    model, history, meta, _ = load("tiny", device="cpu")
     assert len(history) == 2 and not model.training
     assert (tmp_path / "cache" / "weights-trained" / "tiny.pt").exists()
 
@@ -210,7 +291,7 @@ def test_make_weights_smoke_trains_stores_and_verifies_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     for step in ("resnet18: trained in", "resnet18: evaluated in", "resnet18: saved in"):
         assert step in result.stdout
-    model, history, meta = load("resnet18", folder=out, device="cpu")
+    model, history, meta, _ = load("resnet18", folder=out, device="cpu")
     assert meta["smoke"] and meta["train_images"] == 256 and len(history) == 1
     (out / "resnet18.pt").write_bytes((out / "resnet18.pt").read_bytes()[:-10] + b"0123456789")
     with pytest.raises(WeightsMismatchError, match="resnet18.pt"):
@@ -261,7 +342,7 @@ def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states
     total = sum(entry["bytes"] for entry in manifest.values())
     assert total <= pretrained.MAX_TOTAL_BYTES
     for name, entry in sorted(manifest.items()):
-        model, history, meta = load(name, device="cpu")
+        model, history, meta, _ = load(name, device="cpu")
         assert meta["test_acc"] == entry["test_acc"] and not meta["smoke"]
         assert len(history) == meta["epochs"]
         assert abs(test_accuracy(name, model) - meta["test_acc"]) <= 0.003, name
@@ -269,7 +350,7 @@ def test_every_shipped_network_loads_and_gives_the_test_accuracy_the_book_states
 
 @pytest.mark.slow
 def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_net_in_full():
-    from cnnlib.pretrained import for_profile, origin
+    from cnnlib.pretrained import Pretrained, for_profile, origin
     from cnnlib.runtime import Profile
 
     calls = []
@@ -282,6 +363,7 @@ def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_n
     assert calls == [1] and fast.meta is None and fast.test_acc is None
     full = for_profile("four_layer_relu", Profile("full", torch.device("cpu")), train_small)
     assert calls == [1], "the full profile does not train"
+    assert isinstance(fast, Pretrained) and isinstance(full, Pretrained), "one type, as load's"
     assert full.meta["name"] == "four_layer_relu" and not full.model.training
     assert abs(full.test_acc - full.meta["test_acc"]) <= 0.003
     lines = origin(full.meta).splitlines()

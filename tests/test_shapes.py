@@ -220,12 +220,3 @@ def test_receptive_field_table_prints():
     )
     assert "<table>" in receptive_field([(3, 1)])._repr_html_()
 
-
-def test_summary_keeps_its_old_import_path():
-    # Chapters written before the split import summary from here.
-    import cnnlib.inspection
-    from cnnlib.shapes import ForwardError, summary
-
-    assert summary is cnnlib.inspection.summary and ForwardError is cnnlib.inspection.ForwardError
-    with pytest.raises(AttributeError, match="no attribute 'summarise'"):
-        cnnlib.shapes.summarise  # noqa: B018

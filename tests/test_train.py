@@ -243,7 +243,7 @@ def test_history_state_round_trips():
 
 
 def test_fingerprints_tell_models_and_data_apart(tiny_dataset):
-    from cnnlib.transfer import freeze
+    from cnnlib.initialisation import freeze
 
     assert model_fingerprint(small_net(seed=0)) == model_fingerprint(small_net(seed=3))  # init aside
     wider = nn.Sequential(nn.Conv2d(3, 9, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

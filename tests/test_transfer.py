@@ -8,7 +8,8 @@ from cnnlib.data import DeviceLoader, ImageDataset
 from cnnlib.initialisation import freeze
 from cnnlib.models import convnet
 from cnnlib.train import fit
-from cnnlib.transfer import (METHODS, compare_methods, count_trainable, digits_as_rgb, drop_head,
+from cnnlib.inspection import count_trainable
+from cnnlib.transfer import (METHODS, compare_methods, digits_as_rgb, drop_head,
                              extract_features, feature_extractor_accuracy, head_on_block, last_linear,
                              layerwise_sgd, relabel, replace_head, target_model, transfer_accuracy,
                              truncate, with_stats)

@@ -41,10 +41,6 @@ from .domains import digit_domain
 from .loop import (RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state,
                    weights_fingerprint)
 
-# The networks live in ``cnnlib.models.adda``; their old names here (``adda.lenet_encoder``,
-# ``adda.discriminator``, ...) keep notebooks of older checkouts working against a newer library.
-discriminator = domain_discriminator
-
 __all__ = ["SOURCE", "TARGET",
            "discriminator_step", "encoder_step", "encoder_loss", "adapt", "adda_experiment"]
 

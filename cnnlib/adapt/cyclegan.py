@@ -33,11 +33,6 @@ from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminat
 from ..runtime import describe_device, get_device, seed_everything
 from .loop import RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state
 
-# The networks live in ``cnnlib.models.cyclegan``; their old names here keep notebooks of older
-# checkouts working against a newer library.
-from ..models.cyclegan import ResidualBlock as ResidualBlock  # noqa: E402
-generator = cyclegan_generator
-
 __all__ = ["lsgan_d_loss", "lsgan_g_loss", "cycle_loss", "identity_loss", "ImagePool", "linear_decay",
            "CycleGAN", "Optimisers", "train_step", "train_cyclegan"]
 

@@ -26,10 +26,6 @@ The smaller networks of the other chapters:
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from torch import nn
-
 from .adda import domain_discriminator, lenet_classifier, lenet_encoder
 from .alexnet import AlexNet, alexnet
 from .cifar_resnet import CifarResNet, cifar_resnet
@@ -43,38 +39,14 @@ from .lenet import LeNet5Classic, LeNet5Modern, lenet5, mlp
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
-# Every image classifier builder by name (``mlp`` takes layer sizes instead, so it is not
-# listed, nor are the networks that do not classify images). All accept ``num_classes=`` as a
-# keyword argument.
-BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "lenet5": lenet5,
-    "alexnet": alexnet,
-    "vgg11": vgg11, "vgg11_bn": vgg11_bn,
-    "vgg13": vgg13, "vgg13_bn": vgg13_bn,
-    "vgg16": vgg16, "vgg16_bn": vgg16_bn,
-    "vgg19": vgg19, "vgg19_bn": vgg19_bn,
-    "googlenet": googlenet,
-    "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
-    "resnet101": resnet101, "resnet152": resnet152,
-    "densenet121": densenet121, "densenet169": densenet169,
-    "densenet201": densenet201, "densenet161": densenet161,
-    "cifar_resnet": cifar_resnet,
-    "convnet": convnet,
-    "four_layer_net": four_layer_net,
-}
-
-
-def build(name: str, **kwargs) -> nn.Module:
-    """Build a model by name, e.g. ``build("resnet18", num_classes=10, small_input=True)``."""
-    if name not in BUILDERS:
-        raise KeyError(f"unknown model {name!r}; choose from {sorted(BUILDERS)}")
-    return BUILDERS[name](**kwargs)
-
-
 __all__ = [
-    "BUILDERS", "build", "mlp",
-    "AlexNet", "CifarResNet", "DenseNet", "GoogLeNet", "LeNet5Classic", "LeNet5Modern", "ResNet", "VGG",
-    *sorted(BUILDERS),
-    "conv_stack", "lenet_encoder", "lenet_classifier", "domain_discriminator",
+    "lenet5", "mlp", "alexnet",
+    "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    "googlenet",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "densenet121", "densenet169", "densenet201", "densenet161",
+    "cifar_resnet", "convnet", "four_layer_net", "conv_stack",
+    "lenet_encoder", "lenet_classifier", "domain_discriminator",
     "cyclegan_generator", "patch_discriminator",
+    "AlexNet", "CifarResNet", "DenseNet", "GoogLeNet", "LeNet5Classic", "LeNet5Modern", "ResNet", "VGG",
 ]

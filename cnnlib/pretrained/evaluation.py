@@ -1,0 +1,102 @@
+"""A trained network's test accuracy, measured now, and remembered so it is measured once.
+
+A chapter in the full profile checks that a shipped file is what the book says it is: it
+evaluates the net on all its test images in fp32, with its recipe's test-time augmentation (six
+views of each image for most nets: minutes per net on a CPU). The result depends only on the
+weights, the network, the augmentation, the test images and their normalisation, and the code
+that evaluates (cnnlib's version and source, torch's version, the kind of device); so
+:func:`test_accuracy` keeps it in the cache folder (``<cache>/test-accuracy``), under a key made
+of all of these, and the next run of the chapter reads it. Anything else (another weights file,
+a model edited after loading, another ``tta``, other data, an edit of cnnlib's code) is another
+key: measured afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoint import data_fingerprint, model_fingerprint, stable_repr, state_digest
+from ..data import DeviceLoader
+from ..runtime import cache_dir
+from ..train import evaluate
+from .registry import get_network
+
+__all__ = ["test_accuracy", "measurement", "source_digest", "CACHE_FOLDER"]
+
+CACHE_FOLDER = "test-accuracy"
+
+
+def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe") -> float:
+    """``model``'s accuracy on all of ``name``'s test images, computed now (fp32, with the
+    test-time augmentation of its recipe): the check that the shipped file is what the book
+    says it is. ``tta``: another test-time augmentation (``None``, ``"flip"``,
+    ``"flip+translate"``), to show what the recipe's adds.
+
+    Measured once: the result is kept in the cache and read back the next time the same
+    weights are evaluated the same way (see the module's docstring)."""
+    network = get_network(name)
+    train, test = network.load_data()
+    if tta == "recipe":
+        tta = network.settings()["tta"]
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loader = DeviceLoader(test, 500, device=device, mean=train.mean, std=train.std)
+    key = measurement(model, loader, tta, device)
+    path = cache_dir() / CACHE_FOLDER / f"{name}-{_digest(key)}.json"
+    acc = _read(path, key)
+    if acc is None:
+        acc = evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
+        _write(path, key, acc)
+    return acc
+
+
+def measurement(model: nn.Module, loader, tta, device) -> dict:
+    """What a test accuracy depends on, as plain values: the cache key."""
+    from .. import __version__
+
+    return {"weights": state_digest(model.state_dict()), "network": model_fingerprint(model),
+            "layers": repr(model), "tta": stable_repr(tta), "data": data_fingerprint(loader),
+            "cnnlib": __version__, "code": source_digest(), "torch": str(torch.__version__),
+            "device": torch.device(device).type}
+
+
+def source_digest(root=None) -> str:
+    """A hash of every ``.py`` file of cnnlib (or of the folder ``root``): an edit of the code
+    that evaluates (a checkout between releases) is a new measurement, not a stale one."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _read(path: Path, key: dict) -> float | None:
+    """The accuracy stored in ``path`` for exactly ``key``; None when there is none. A damaged
+    file counts as none (it is measured again and rewritten)."""
+    try:
+        stored = json.loads(path.read_text())
+        if stored["key"] == json.loads(json.dumps(key)):  # compared as JSON gives it back
+            return float(stored["acc"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write(path: Path, key: dict, acc: float) -> None:
+    """Store ``acc`` (a temporary file renamed: never half written). A cache that cannot be
+    written costs only time (the next run measures again), so that is not an error."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "acc": acc}, indent=1) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
