@@ -42,14 +42,3 @@ def read_only_folder(tmp_path):
     else:
         pytest.skip("no read-only folder available")
     folder.chmod(0o755)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the files that hold slow tests first, then the notebooks (nbval), then the rest.
-
-    Under pytest-xdist (``--dist loadfile``) a worker that is free takes the next file. A file of
-    several minutes taken last keeps the run waiting on one core at the end; taken first, the
-    other core works through the short files meanwhile. The order within a file is kept.
-    """
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: (item.path not in slow_files, item.path.suffix != ".ipynb"))

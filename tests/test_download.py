@@ -307,8 +307,8 @@ def test_weights_are_fetched_with_the_manifest(server, tmp_path):
 
 def test_weights_come_from_this_versions_release_then_the_main_branch(server, tmp_path, monkeypatch):
     serve_weights(server, files={"tiny.pt": BODY}, listed={"tiny": ("tiny.pt", BODY)})
-    monkeypatch.setattr(pretrained, "release_url", lambda file: f"{server.url}/release/{file}")
-    monkeypatch.setattr(pretrained, "raw_url", lambda file: f"{server.url}/weights/{file}")
+    monkeypatch.setattr(pretrained.store, "release_url", lambda file: f"{server.url}/release/{file}")
+    monkeypatch.setattr(pretrained.store, "raw_url", lambda file: f"{server.url}/weights/{file}")
     assert pretrained.fetch("tiny", tmp_path)
     assert paths(server) == ["/release/MANIFEST.json", "/weights/MANIFEST.json",
                              "/release/tiny.pt", "/weights/tiny.pt"]
