@@ -370,7 +370,6 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
     train_loader = as_loader(train, settings.batch_size, train=True, device=device,
                              augment=settings.augment, seed=settings.seed,
                              channels_last=channels_last)
-    validation.check_augmentation(train_loader)  # uint8 out, not floats in [0, 1]
     val_loader = None if val is None else as_loader(
         val, max(settings.batch_size, 500), train=False, device=device, stats=train_loader.stats,
         channels_last=channels_last)

@@ -25,7 +25,7 @@ from .runtime import get_device
 
 __all__ = ["check_whole", "check_positive", "check_at_least_zero", "check_fraction",
            "check_fit_numbers", "check_adam", "check_whiten_options", "check_model_dtype", "model_device",
-           "check_examples", "check_head", "check_augmentation", "check_writable",
+           "check_examples", "check_head", "check_writable",
            "describe_load_error"]
 
 
@@ -186,35 +186,6 @@ def check_head(logits: torch.Tensor, labels: torch.Tensor, role: str) -> None:
                          "output per class: cnnlib.transfer.replace_head(model, "
                          f"{top + 1})")
 
-
-def check_augmentation(loader) -> None:
-    """An augmentation must return uint8 images 0-255 (the protocol of ``cnnlib.data.augment``).
-
-    Tried once on two training images before training: float images in [0, 1] would be
-    normalised as if they were 0-255 grey levels, i.e. almost black, and the net would train on
-    near-constant images without a word. The global random state is left as it was.
-    """
-    augment = getattr(loader, "augment", None)
-    if augment is None:
-        return
-    devices = [loader.images.device] if loader.images.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        out = augment.apply(loader.images[:2], torch.Generator().manual_seed(0))
-    if isinstance(out, torch.Tensor) and out.dtype == torch.uint8 and out.dim() == 4:
-        return
-    if isinstance(out, torch.Tensor) and out.numel():
-        got = (f"{out.dtype} of shape {tuple(out.shape)}, values "
-               f"{float(out.min()):.3g} to {float(out.max()):.3g}")
-    else:
-        got = _kind(out)[:80]
-    raise ValueError(f"the augmentation {augment!r:.80} returned {got}; augmentations must return "
-                     "uint8 batches N×C×H×W with values 0-255, as they get them (float images in "
-                     "[0, 1] would be read as almost black). Convert at its end with "
-                     "(x * 255).round().clamp(0, 255).to(torch.uint8)")
-
-
-# --------------------------------------------------------------------------------------
-# Files
 
 def check_writable(path, what: str = "checkpoint") -> None:
     """``path`` must be a file name in a folder that exists (or can be made) and takes files.

@@ -273,7 +273,8 @@ def test_the_data_sets_download_from_the_release_first_with_torchvisions_md5s():
 def serve_weights(server, files: dict, listed: dict):
     """A weights folder on the server: MANIFEST.json listing ``listed`` ({name: (file, bytes)})
     and the ``files`` actually there."""
-    networks = {name: {"file": file, "sha256": hashlib.sha256(body).hexdigest()}
+    networks = {name: {"file": file, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
+                       "test_acc": 0.5}
                 for name, (file, body) in listed.items()}
     manifest = json.dumps({"format": "cnnlib-weights-manifest", "version": 1, "networks": networks}).encode()
     server.routes["/weights/MANIFEST.json"] = lambda handler: respond(handler, manifest)

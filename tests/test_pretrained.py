@@ -2,6 +2,7 @@
 a tampered file is refused; nothing is shipped yet and available() says how to make it; a
 measured test accuracy is read from the cache the next time."""
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -431,9 +432,34 @@ def test_a_file_that_holds_code_is_called_untrusted_without_suggesting_weights_o
         tiny_network, tmp_path):
     path = tmp_path / "tiny.pt"
     torch.save({"format": "cnnlib-pretrained", "payload": _RunsCode()}, path)
-    entry = {"file": path.name, "sha256": pretrained.sha256(path)}  # a manifest tampered with too
+    entry = {"file": path.name, "sha256": pretrained.sha256(path),  # a manifest tampered with too
+             "bytes": path.stat().st_size}
     with pytest.raises(PretrainedError) as err:
         pretrained.store.load_file(path, entry, tiny_network, "cpu")
     message = str(err.value)
     assert str(path) in message and "not a cnnlib file" in message and "could run code" in message
     assert "weights_only" not in message and "make weights NET=tiny" in message
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda e: e.pop("sha256"), "holds no SHA-256"),
+    (lambda e: e.update(file="../../etc/passwd"), "names no plain file"),
+    (lambda e: e.update(bytes="many"), "holds no size"),
+    (lambda e: e.pop("test_acc"), "holds no test accuracy"),
+])
+def test_a_tampered_manifest_is_one_clear_error_naming_it(tmp_path, change, problem):
+    manifest = json.loads((pretrained.weights_dir() / "MANIFEST.json").read_text())
+    change(manifest["networks"]["alexnet"])
+    (tmp_path / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(PretrainedError, match=rf"MANIFEST.json: the entry for 'alexnet' {problem}.*restore it"):
+        read_manifest(tmp_path)
+
+
+def test_a_manifest_or_weights_file_that_is_dev_zero_is_refused_without_reading_it(tmp_path):
+    (tmp_path / "MANIFEST.json").symlink_to("/dev/zero")
+    with pytest.raises(PretrainedError, match="not a plain file of at most"):
+        read_manifest(tmp_path)  # before: read /dev/zero until memory ran out
+    entry = read_manifest(pretrained.weights_dir())["alexnet"]
+    (tmp_path / "alexnet.pt").symlink_to("/dev/zero")
+    with pytest.raises(WeightsMismatchError, match="not the file its manifest lists"):
+        pretrained.store.load_file(tmp_path / "alexnet.pt", entry, NETWORKS["alexnet"], "cpu")

@@ -122,27 +122,11 @@ def test_an_augmentation_that_returns_floats_in_0_1_is_refused_before_training(t
         return images.float() / 255
 
     state = torch.get_rng_state()
-    with pytest.raises(ValueError, match=r"returned torch.float32 of shape \(2, 3, 16, 16\), "
-                                         r"values 0 to 0\.8.*must return uint8"):
+    # cnnlib.data.augment checks what every augmentation returns, before the first step
+    with pytest.raises(ValueError, match=r"returned .*float32.*must return a uint8 batch"):
         fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=to_unit_floats,
             on_epoch_end=no_epoch_may_run, **QUIET)
     torch.set_rng_state(state)
-
-
-def test_the_augmentation_probe_leaves_the_random_state_alone(tiny_dataset):
-    from cnnlib.data import Augment, DeviceLoader
-
-    def noisy(images, generator):
-        torch.rand(3)  # draws from the global generator, as a careless function might
-        return images
-
-    for augment in (Augment(translate=2, flip=True), noisy):
-        loader = DeviceLoader(tiny_dataset, 32, augment=augment, device="cpu")
-        torch.manual_seed(0)
-        expected = torch.rand(4)
-        torch.manual_seed(0)
-        validation.check_augmentation(loader)
-        assert torch.equal(torch.rand(4), expected)
 
 
 # --------------------------------------------------------------------------------------

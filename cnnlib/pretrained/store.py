@@ -89,17 +89,47 @@ def raw_url(file: str) -> str:
 # --------------------------------------------------------------------------------------
 # The manifest
 
+MAX_MANIFEST_BYTES = 1 << 20  # the real one is a few kB: a larger "manifest" is not one
+
+
 def read_manifest(folder) -> dict:
-    """``{name: {"file", "sha256", "bytes", "dtype", "test_acc"}}``; empty when there is none."""
+    """``{name: {"file", "sha256", "bytes", "storage", "test_acc"}}``; empty when there is none.
+
+    Checked as it is read, since everything else trusts it: a plain file of at most 1 MiB (a
+    link to ``/dev/zero`` would be read forever), and each entry a plain file name, a SHA-256,
+    a size and an accuracy. A tampered manifest is one clear error naming it."""
     path = Path(folder) / MANIFEST
     if not path.exists():
         return {}
+    restore = f"restore it with `git checkout -- {path}` (or `make weights` to rebuild it)"
+    if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise PretrainedError(f"{path} is not a weights manifest (not a plain file of at most "
+                              f"{MAX_MANIFEST_BYTES} bytes); {restore}")
     try:
-        manifest = json.loads(path.read_text())
-        return dict(manifest["networks"])
+        networks = dict(json.loads(path.read_text())["networks"])
     except (ValueError, KeyError, TypeError) as err:
-        raise PretrainedError(f"{path} is not a weights manifest ({err}); restore it with "
-                              f"`git checkout -- {path}`") from err
+        raise PretrainedError(f"{path} is not a weights manifest ({err}); {restore}") from err
+    for name, entry in networks.items():
+        problem = _entry_problem(entry)
+        if problem:
+            raise PretrainedError(f"{path}: the entry for {name!r} {problem}; {restore}")
+    return networks
+
+
+def _entry_problem(entry) -> str | None:
+    if not isinstance(entry, dict):
+        return "is not a table"
+    file, digest, size = entry.get("file"), entry.get("sha256"), entry.get("bytes")
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        return f"names no plain file ({file!r})"
+    if not (isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)):
+        return f"holds no SHA-256 ({digest!r:.80})"
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return f"holds no size in bytes ({size!r:.80})"
+    if not isinstance(entry.get("test_acc"), (int, float)) or isinstance(entry.get("test_acc"), bool):
+        return f"holds no test accuracy ({entry.get('test_acc')!r:.80})"
+    return None
 
 
 def write_manifest(folder, networks: dict) -> None:
@@ -192,6 +222,10 @@ def load_file(path, entry: dict, network: Network, device) -> Pretrained:
            f"again) or retrain it (`make weights NET={network.name}`)")
     if not path.exists():
         raise PretrainedError(f"{path} is listed in the manifest but missing: {how}")
+    if not path.is_file() or path.stat().st_size != entry["bytes"]:  # never hash /dev/zero
+        raise WeightsMismatchError(
+            f"{path} is not the file its manifest lists (a plain file of {entry['bytes']} "
+            f"bytes), so it is not loaded. {how[0].upper()}{how[1:]}")
     digest = sha256(path)
     if digest != entry["sha256"]:
         raise WeightsMismatchError(
