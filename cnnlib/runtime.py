@@ -179,12 +179,14 @@ def checkpoint_path(name: str) -> Path:
     return folder / f"{name}.pt"
 
 
-def atomic_save(obj, path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: all or nothing.
+def atomic_write(path, write) -> None:
+    """Write a file all or nothing: ``write(f)`` fills a temporary file next to ``path`` (opened
+    for binary writing), which is then renamed to ``path``. The one way cnnlib writes a file
+    that must never be seen half written (checkpoints, weights, their manifest, cached results).
 
-    A save that is killed (a notebook interrupted, the machine out of memory) cannot clean up
-    after itself, so each save first removes the temporary files that killed saves of the same
-    ``path`` left behind. Each temporary file carries its writer's process id, so a save that is
+    A write that is killed (a notebook interrupted, the machine out of memory) cannot clean up
+    after itself, so each write first removes the temporary files that killed writes of the same
+    ``path`` left behind. Each temporary file carries its writer's process id, so a write that is
     still running in another process keeps its file.
     """
     path = Path(path)
@@ -193,11 +195,32 @@ def atomic_save(obj, path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_save(obj, path) -> None:
+    """``torch.save`` all or nothing (:func:`atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def rng_state(device: torch.device) -> dict:
+    """The global random number generators (dropout and augmentation draw from them), to save
+    with a run so that a resumed run draws what an uninterrupted one would have."""
+    state = {"rng_cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["rng_cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Put back what :func:`rng_state` saved."""
+    torch.set_rng_state(state["rng_cpu"].cpu())
+    if "rng_cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["rng_cuda"].cpu(), device)
 
 
 # How long a temporary file must lie untouched before it counts as an orphan where its writer's

@@ -45,7 +45,7 @@ from .history import History
 from .initialisation import whiten_first_conv
 from .precision import (autocast, autocast_dtype, make_grad_scaler, precision_name,
                         resolve_precision, speed_up_cuda, use_channels_last)
-from .runtime import describe_device, get_device, seed_everything
+from .runtime import describe_device, get_device, rng_state, seed_everything, set_rng_state
 from .settings import RunSettings, resolve_settings
 from .weight_average import WeightAverage, check_ema
 
@@ -578,9 +578,7 @@ def _run_state(model, opt, scheduler, scaler, device, average=None) -> dict:
     DistributedDataParallel wrapper, so any number of processes can resume it."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-             "rng_cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["rng_cuda"] = torch.cuda.get_rng_state(device)
+             **rng_state(device)}
     if average is not None:  # without it a resumed run would restart its average: other weights
         state["ema"] = average.state_dict()
     return state
@@ -604,9 +602,7 @@ def _restore(saved, path, model, opt, scheduler, scaler, device, settings, avera
         raise CheckpointError(f"the checkpoint {path} does not fit this model or optimizer "
                               f"({str(err).splitlines()[0]}); delete it to train afresh, or pass "
                               "another checkpoint path") from err
-    torch.set_rng_state(state["rng_cpu"])
-    if "rng_cuda" in state and device.type == "cuda":
-        torch.cuda.set_rng_state(state["rng_cuda"], device)
+    set_rng_state(state, device)
     history = saved["history"]
     return History(history.rows, {**history.settings, **settings,
                                   "resumed_from_epoch": saved["progress"]})

@@ -3,7 +3,8 @@ the RNG round trip and the argument checks of the adversarial loops."""
 import pytest
 import torch
 
-from cnnlib.adapt.loop import (RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state,
+from cnnlib.runtime import rng_state, set_rng_state
+from cnnlib.adapt.loop import (RunningMeans, batches, check_loop_arguments, 
                                weights_fingerprint)
 from cnnlib.data import DeviceLoader, ImageDataset
 

@@ -38,7 +38,8 @@ from ..models.adda import domain_discriminator, lenet_classifier, lenet_encoder
 from ..runtime import describe_device, get_device, seed_everything
 from ..train import evaluate, fit
 from .domains import digit_domain
-from .loop import (RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state,
+from ..runtime import rng_state, set_rng_state
+from .loop import (RunningMeans, batches, check_loop_arguments,
                    weights_fingerprint)
 
 __all__ = ["SOURCE", "TARGET",

@@ -31,7 +31,8 @@ from ..checkpoint import data_fingerprint, load_checkpoint, model_fingerprint, p
 from ..history import History
 from ..models.cyclegan import cyclegan_generator, init_normal, patch_discriminator
 from ..runtime import describe_device, get_device, seed_everything
-from .loop import RunningMeans, batches, check_loop_arguments, rng_state, set_rng_state
+from ..runtime import rng_state, set_rng_state
+from .loop import RunningMeans, batches, check_loop_arguments
 
 __all__ = ["lsgan_d_loss", "lsgan_g_loss", "cycle_loss", "identity_loss", "ImagePool", "linear_decay",
            "CycleGAN", "Optimisers", "train_step", "train_cyclegan"]

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
 from ..checkpoint import state_digest
 from ..data import DeviceLoader
 from ..train import forever
 
-__all__ = ["batches", "weights_fingerprint", "rng_state", "set_rng_state", "RunningMeans",
+__all__ = ["batches", "weights_fingerprint", "RunningMeans",
            "check_loop_arguments"]
 
 
@@ -56,21 +55,6 @@ def weights_fingerprint(model: nn.Module) -> str:
     encoder is not the answer for another (say, one pre-trained for more epochs).
     """
     return state_digest(model.state_dict())
-
-
-def rng_state(device: torch.device) -> dict:
-    """The global random number generators (dropout draws from them), to save with a run."""
-    state = {"rng_cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["rng_cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    """Put back what :func:`rng_state` saved."""
-    torch.set_rng_state(state["rng_cpu"].cpu())
-    if "rng_cuda" in state and device.type == "cuda":
-        torch.cuda.set_rng_state(state["rng_cuda"].cpu(), device)
 
 
 class RunningMeans:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from torch import nn
 
 from ..checkpoint import data_fingerprint, model_fingerprint, stable_repr, state_digest
 from ..data import DeviceLoader
-from ..runtime import cache_dir
+from ..runtime import atomic_write, cache_dir
 from ..train import evaluate
 from .registry import get_network
 
@@ -93,10 +92,8 @@ def _read(path: Path, key: dict) -> float | None:
 def _write(path: Path, key: dict, acc: float) -> None:
     """Store ``acc`` (a temporary file renamed: never half written). A cache that cannot be
     written costs only time (the next run measures again), so that is not an error."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    text = json.dumps({"key": key, "acc": acc}, indent=1) + "\n"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": key, "acc": acc}, indent=1) + "\n")
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.write(text.encode()))
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,7 +27,7 @@ from torch import nn
 from .. import REPOSITORY_URL
 from ..download import DownloadError, download_file, release_url
 from ..history import History
-from ..runtime import cache_dir
+from ..runtime import atomic_write, cache_dir
 from ..validation import describe_load_error
 from .registry import NETWORKS, Network, PretrainedError
 
@@ -137,9 +136,7 @@ def write_manifest(folder, networks: dict) -> None:
     path = Path(folder) / MANIFEST
     text = json.dumps({"format": "cnnlib-weights-manifest", "version": 1,
                        "networks": dict(sorted(networks.items()))}, indent=2) + "\n"
-    tmp = path.with_name(f"{MANIFEST}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 @contextlib.contextmanager
@@ -205,9 +202,7 @@ def save_network(folder, name: str, state: dict, history: History, meta: dict) -
                                   f"{MAX_TOTAL_BYTES / 2**20:.0f} MB the repository allows: "
                                   "make the network smaller")
         file = f"{name}.pt"
-        tmp = folder / f"{file}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / file)
+        atomic_write(folder / file, lambda f: f.write(data))
         entry = {"file": file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                  "storage": meta.get("storage"), "test_acc": meta.get("test_acc")}
         manifest[name] = entry
