@@ -234,6 +234,10 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
     device = torch.device(device) if device is not None else validation.model_device(model)
     loader = as_loader(data, batch_size, train=False, device=device)
     dtype = resolve_precision(precision, device)
+    # NHWC where fit would use it: on this CPU it evaluated resnet18 about 1.3x faster
+    channels_last = use_channels_last(model, device, dtype)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     world = distributed.current_world() if sharded else distributed.World()
     was_training = model.training
     model.eval()
@@ -244,6 +248,8 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
         x, y = distributed.shard(x, y, world)
         if len(y) == 0:  # a last batch smaller than the number of processes
             continue
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device, dtype):
             logits = tta_logits(model, x, tta)
         if step == 0:  # before the loss reads logits[label]
