@@ -10,11 +10,10 @@ PROFILE ?= full
         weights colab-venv colab-check gpu-check clean
 
 # Tests run in parallel (pytest-xdist), one process per core, a test file per process at a time
-# (`loadgroup`, grouped by file in conftest.py: a notebook's cells, a module's fixtures stay
-# together; the shipped-network re-evaluations are spread one by one), one thread each (the
+# (`loadfile`: a notebook's cells, a module's fixtures stay together), one thread each (the
 # stored outputs were computed with one thread; two processes already fill two cores).
 WORKERS ?= 2
-PARALLEL = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+PARALLEL = OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 # The test tiers: `slow` (pyproject.toml) marks the tests that re-evaluate the shipped networks on
 # 10,000 images, spawn processes or torchrun, execute notebooks or run nbgrader.
 UNIT = tests -q --ignore=tests/test_book_html.py --durations=15
@@ -127,8 +126,8 @@ colab-venv: $(COLAB_STAMP) ## build (or find) the Colab-like virtual environment
 
 colab-check: $(COLAB_STAMP) ## Colab's torch/torchvision/numpy: install as the set-up cell does (nothing replaced), fast unit tier, nbval on two chapters
 	$(COLAB_VENV)/bin/python tools/colab_check.py
-	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadgroup $(UNIT) -m "not slow"
-	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadgroup --nbval -q $(COLAB_CHAPTERS)
+	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile $(UNIT) -m "not slow"
+	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -n $(WORKERS) --dist loadfile --nbval -q $(COLAB_CHAPTERS)
 
 gpu-check: $(STAMP)       ## on a CUDA GPU, within 10 minutes: benchmark, fp16 route + exact resume, torchrun, chapters 4, 9, 11 (full); figures in gpu-check.json
 	$(BIN)/python tools/gpu_check.py $(or $(OUT),gpu-check.json)

@@ -6,8 +6,6 @@ the kernel to the Python running pytest (the project's virtual environment).
 """
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent
 
 
@@ -21,19 +19,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the files that hold slow tests first, then the notebooks (nbval), then the rest; and
-    keep each file on one pytest-xdist worker, except the cases marked ``spread``.
+    """Run the files that hold slow tests first, then the notebooks (nbval), then the rest.
 
-    Under pytest-xdist (``--dist loadgroup``) a worker that is free takes the next group. A file
-    of several minutes taken last keeps the run waiting on one core at the end; taken first, the
-    other core works through the short files meanwhile. A notebook's cells share a kernel, so a
-    file is one group; the re-evaluations of the shipped networks (``spread``) are independent
-    and long, so they are shared out one by one. The order within a file is kept.
+    Under pytest-xdist (``--dist loadfile``) a worker that is free takes the next file. A file of
+    several minutes taken last keeps the run waiting on one core at the end; taken first, the
+    other core works through the short files meanwhile. The order within a file is kept.
     """
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: (item.path not in slow_files, item.path.suffix != ".ipynb"))
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if not item.get_closest_marker("spread"):
-            item.add_marker(pytest.mark.xdist_group(str(item.path)))

@@ -386,7 +386,7 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
                 "val": data_fingerprint(val), **settings.compared()}
     recorded = {"device": describe_device(device), "precision": precision_name(dtype),
                 "channels_last": channels_last, "sync_batchnorm": sync_batchnorm,
-                "world_size": world.size}
+                "world_size": world.size, "train_size": compared["train"]["size"]}
     # Wrapped after whitening: DistributedDataParallel fixes the set of trainable parameters.
     net = distributed.wrap_model(model, device, world, sync_batchnorm=sync_batchnorm)
     classes = len(train.classes) if hasattr(train, "classes") else None

@@ -338,9 +338,8 @@ def test_every_registered_network_is_shipped_within_the_size_cap():
     assert sum(entry["bytes"] for entry in manifest.values()) <= pretrained.MAX_TOTAL_BYTES
 
 
-# One test per network, so that pytest-xdist spreads the re-evaluations over the cores.
+# One test per network: a failure names it, and the others still run.
 @pytest.mark.slow
-@pytest.mark.spread
 @pytest.mark.parametrize("name", sorted(read_manifest(pretrained.weights_dir())))
 def test_the_shipped_network_loads_and_gives_the_test_accuracy_the_book_states(name, tmp_path,
                                                                               monkeypatch):

@@ -80,7 +80,8 @@ def check_output(images: torch.Tensor, batch: torch.Tensor, augment) -> torch.Te
 
 
 def check_number(where: str, name: str, value, ok, rule: str) -> float:
-    """``value`` as a float, if it is a finite real number for which ``ok(value)`` holds; else a
+    """``value`` as a plain Python number (a NumPy number converted; ``15`` stays ``15`` so the
+    augmentation prints as it was written), if it is a finite real number for which ``ok(value)`` holds; else a
     ValueError naming the argument (``where(name=value)``) and the ``rule`` it breaks.
 
     Checked when an augmentation is made, not when it runs: ``RandomAffine(degrees=nan)`` or
@@ -89,7 +90,7 @@ def check_number(where: str, name: str, value, ok, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or not ok(value):
         raise ValueError(f"{where}({name}={value!r}): {name} must be a finite number {rule}")
-    return float(value)
+    return value.item() if hasattr(value, "item") else value
 
 
 def set_field(instance, name: str, value) -> None:
