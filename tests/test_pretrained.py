@@ -143,7 +143,8 @@ def test_a_measured_test_accuracy_is_read_from_the_cache_until_anything_it_depen
     assert len(measured) == 2
     # a model edited after loading is measured again (one weight changed)
     with torch.no_grad():
-        next(again.parameters()).view(-1)[0] += 1.0
+        first_weights = next(again.parameters())  # channels_last after evaluate: no .view
+        first_weights[(0,) * first_weights.dim()] += 1.0
     pretrained.test_accuracy("tiny", again)
     assert len(measured) == 3
     # another weights file (retrained with another rate) is measured again

@@ -80,7 +80,7 @@ def test_every_field_is_saved_in_the_checkpoint_and_where_it_ran_apart(tiny_data
     assert names <= saved["settings"].keys()
     assert set(saved["settings"]) - names == {"model", "train", "val"}
     assert set(saved["recorded"]) == {"device", "precision", "channels_last", "sync_batchnorm",
-                                      "world_size"}
+                                      "world_size", "train_size"}
     assert history.settings["device"].startswith("cpu")  # the history shows both
 
 
