@@ -21,6 +21,7 @@ from torch import nn
 
 from ..checkpoint import data_fingerprint, model_fingerprint, stable_repr, state_digest
 from ..data import DeviceLoader
+from ..precision import use_channels_last
 from ..runtime import atomic_write, cache_dir
 from ..train import evaluate
 from .registry import get_network
@@ -49,6 +50,8 @@ def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe") -> 
     path = cache_dir() / CACHE_FOLDER / f"{name}-{_digest(key)}.json"
     acc = _read(path, key)
     if acc is None:
+        if use_channels_last(model, device, torch.float32):  # NHWC: 1.3-2.8x faster on a CPU
+            model.to(memory_format=torch.channels_last)
         acc = evaluate(model, loader, device=device, precision="fp32", tta=tta)["acc"]
         _write(path, key, acc)
     return acc
