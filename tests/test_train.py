@@ -31,19 +31,23 @@ def test_fit_learns_a_separable_task(tiny_dataset):
     assert all(r["images_per_s"] > 0 and r["seconds"] > 0 for r in history.rows)
 
 
+def _interrupt_after_the_first_epoch(data, path, **kwargs):
+    """A run of ``small_net(dropout=0.3)`` stopped (as by Ctrl-C) after its first epoch."""
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_net(dropout=0.3), data, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+
+
 def test_an_interrupted_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
     kwargs = dict(epochs=4, lr=0.05, batch_size=32, progress=False, device="cpu", seed=5)
     straight = small_net(dropout=0.3)  # dropout: the RNG state must be restored too
     fit(straight, tiny_dataset, **kwargs)
 
     path = tmp_path / "run.pt"
-
-    def interrupt(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(small_net(dropout=0.3), tiny_dataset, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+    _interrupt_after_the_first_epoch(tiny_dataset, path, **kwargs)
     resumed = small_net(seed=99, dropout=0.3)  # different init: everything must come from the file
     history = fit(resumed, tiny_dataset, checkpoint=path, **kwargs)
     assert history["epoch"] == [1, 2, 3, 4]
@@ -598,13 +602,7 @@ def test_numpy_settings_write_checkpoints_that_load_and_resume(tiny_dataset, tmp
     straight = small_net(dropout=0.3)
     fit(straight, tiny_dataset, **kwargs)
     path = tmp_path / "run.pt"
-
-    def interrupt(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(small_net(dropout=0.3), tiny_dataset, checkpoint=path, on_epoch_end=interrupt, **kwargs)
+    _interrupt_after_the_first_epoch(tiny_dataset, path, **kwargs)
     assert torch.load(path, weights_only=True)["progress"] == 2
     resumed = small_net(seed=99, dropout=0.3)
     history = fit(resumed, tiny_dataset, checkpoint=path, **kwargs)
