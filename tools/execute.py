@@ -42,11 +42,12 @@ def main(argv=None):
     parser.add_argument("--out", help="write executed notebooks here instead of in place")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args(argv)
+    # Every notebook is read before the first runs: a mistyped last name stops the run at once,
+    # not after an hour of executing the others.
+    notebooks = [(Path(name), nbformat.read(name, as_version=4)) for name in args.notebooks]
     bibliography = inline_values.load_bibliography()
     problems = []
-    for name in args.notebooks:
-        path = Path(name)
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in notebooks:
         start = time.time()
         # IPC sockets in a private folder, not TCP ports: kernels started at the same moment by
         # several runs can otherwise race for the same port and wait forever for a lost reply.
