@@ -27,8 +27,11 @@ import torch
 PROFILES = ("fast", "full")
 
 
-def get_device() -> torch.device:
-    """The best available device: CUDA, then Apple's MPS, then the CPU."""
+def get_device(device: torch.device | str | None = None) -> torch.device:
+    """``device`` as a ``torch.device``; when it is None, the best available one: CUDA, then
+    Apple's MPS, then the CPU. Every ``device=None`` argument of cnnlib means this."""
+    if device is not None:
+        return torch.device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -53,7 +56,7 @@ def describe_device(device: torch.device | str | None = None) -> str:
     # precision.py needs nothing from cnnlib, so this import cannot be circular.
     from .precision import describe_precision
 
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         return (f"cuda ({torch.cuda.get_device_name(device)}, compute capability {major}.{minor}, "
@@ -84,7 +87,7 @@ class Profile:
 
 def get_profile(device: torch.device | str | None = None) -> Profile:
     """The profile of this run: ``CNNLIB_PROFILE`` if set, else ``full`` with CUDA, ``fast`` without."""
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     name = os.environ.get("CNNLIB_PROFILE", "").strip().lower()
     if not name:
         name = "full" if device.type == "cuda" else "fast"

@@ -231,7 +231,7 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 500, device=None, prec
                          "pass tta=None")
     validation.check_model_dtype(model)
     validation.check_examples(data, "evaluation")  # not empty, finite, labels 0, 1, ...
-    device = torch.device(device) if device is not None else validation.model_device(model)
+    device = validation.model_device(model, device)
     loader = as_loader(data, batch_size, train=False, device=device)
     dtype = resolve_precision(precision, device)
     # Batches in NHWC when the weights are (fit leaves a conv net so where that is faster);
@@ -344,7 +344,7 @@ def fit(model: nn.Module, train, val=None, settings: RunSettings | None = None, 
     """
     settings = resolve_settings(settings, changes)
     world = distributed.join(device)
-    device = distributed.local_device(device if device is not None else get_device(), world)
+    device = distributed.local_device(get_device(device), world)
     settings = _settings_of_loader(train, settings, changes)
     # cnnlib.validation: wrong types and values named before torch trips over them
     validation.check_fit_numbers(

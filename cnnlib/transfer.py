@@ -123,7 +123,7 @@ def extract_features(body: nn.Module, data, *, batch_size: int = 500, device=Non
     The pair is what ``fit`` takes to train a classifier on the features (chapter 10). Images
     are normalised with ``data``'s statistics (see :func:`with_stats`).
     """
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     body = body.to(device).eval()
     features, labels = [], []
     for x, y in DeviceLoader(data, batch_size, device=device):

@@ -129,9 +129,12 @@ def check_model_dtype(model: nn.Module) -> None:
                          "precision='bf16' (or 'fp16') instead")
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """Where ``model`` lives: its first parameter's (or buffer's) device; a model with neither
-    (``nn.Flatten()``, a bare ``nn.ReLU()``) runs anywhere, so the best available device."""
+def model_device(model: nn.Module, device=None) -> torch.device:
+    """Where ``model`` runs: ``device`` when given, else where it lives (its first parameter's
+    or buffer's device); a model with neither (``nn.Flatten()``, a bare ``nn.ReLU()``) runs
+    anywhere, so the best available device."""
+    if device is not None:
+        return torch.device(device)
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return get_device()

@@ -22,6 +22,12 @@ def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert get_device().type == "cpu"
 
 
+def test_a_given_device_is_kept_whatever_is_available(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device(torch.device("meta")) == torch.device("meta")
+
+
 def test_profile_defaults_to_the_device_and_the_environment_overrides(monkeypatch):
     monkeypatch.delenv("CNNLIB_PROFILE", raising=False)
     assert get_profile("cpu").name == "fast"

@@ -100,6 +100,7 @@ def test_evaluate_works_for_a_model_without_parameters():
     assert result["acc"] == 1.0
     assert validation.model_device(nn.ReLU()) == validation.get_device()
     assert validation.model_device(nn.BatchNorm1d(3, affine=False)) == torch.device("cpu")
+    assert validation.model_device(nn.Linear(2, 2), "meta") == torch.device("meta")  # given: kept
 
 
 # --------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     steps, batch_size, lr, betas, seed, log_every = plain((steps, batch_size, lr, betas, seed, log_every))
     check_loop_arguments(steps, log_every, batch_size)
     validation.check_adam(lr, betas)
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     seed_everything(seed)
     source_encoder = source_encoder.to(device).eval()
     with torch.no_grad():

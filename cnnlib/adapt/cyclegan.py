@@ -256,7 +256,7 @@ def train_cyclegan(x_data, y_data, *, steps: int, batch_size: int = 16, width: i
     validation.check_at_least_zero("lambda_cycle", lambda_cycle)
     validation.check_at_least_zero("lambda_identity", lambda_identity)
     validation.check_whole("pool_size", pool_size, minimum=0)
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     seed_everything(seed)
     model = CycleGAN(x_data.images.shape[1], y_data.images.shape[1], width=width, n_blocks=n_blocks,
                      lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, seed=seed).to(device)

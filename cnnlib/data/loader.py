@@ -58,7 +58,7 @@ class DeviceLoader:
                  channels_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else get_device()
+        self.device = get_device(device)
         if data.images.dtype != torch.uint8:
             raise ValueError("DeviceLoader expects uint8 images (as load_dataset returns them)")
         # The data set's normalisation, or the one given (e.g. the training set's, for a test set).

@@ -28,7 +28,7 @@ class TensorLoader:
                  channels_last: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else get_device()
+        self.device = get_device(device)
         self.features = features.to(self.device)
         if channels_last and features.dim() == 4:
             self.features = self.features.contiguous(memory_format=torch.channels_last)

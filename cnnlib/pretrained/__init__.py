@@ -16,7 +16,7 @@ One module per job, each building on the ones before:
   and the chapters' helpers :func:`for_profile` and :func:`origin`.
 """
 from .chapters import for_profile, load, origin, retraining_requested, wrap
-from .evaluation import test_accuracy
+from .evaluation import predicted_classes, test_accuracy
 from .registry import (AUGMENTATIONS, FIG1_LR, NETWORKS, Network, PretrainedError, fig1_data,
                        fig1_net, get_network, paper_inputs, register, transfer_source_data)
 from .store import (BRANCH, MANIFEST, MAX_TOTAL_BYTES, REPOSITORY_URL, Pretrained,
@@ -26,7 +26,7 @@ from .training import reevaluate_network, train_network
 
 __all__ = ["Network", "NETWORKS", "register", "get_network", "available", "load", "Pretrained",
            "PretrainedError", "WeightsMismatchError", "for_profile", "origin", "wrap",
-           "test_accuracy", "train_network", "reevaluate_network", "read_manifest", "fetch",
+           "test_accuracy", "predicted_classes", "train_network", "reevaluate_network", "read_manifest", "fetch",
            "weights_dir", "sha256", "raw_url", "retraining_requested", "REPOSITORY_URL", "BRANCH",
            "MANIFEST", "MAX_TOTAL_BYTES", "AUGMENTATIONS", "FIG1_LR", "fig1_data", "fig1_net",
            "paper_inputs", "transfer_source_data"]

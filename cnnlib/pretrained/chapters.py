@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from ..runtime import env_flag, get_device, writable_cache_dir
 from .evaluation import test_accuracy
@@ -35,7 +34,7 @@ def load(name: str, *, folder=None, device=None, progress: bool = False) -> Pret
     file can be had, the network is trained with its recipe into the cache instead.
     """
     network = get_network(name)
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     if retraining_requested():
         return _train_and_load(network, device, progress)
     folder = Path(folder) if folder is not None else weights_dir()

@@ -57,7 +57,7 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
 
     network = get_network(name)
     folder = Path(folder)
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     train, test = network.load_data()
     settings = network.settings()
     if smoke:
@@ -119,7 +119,7 @@ def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
     if entry is None:
         raise PretrainedError(f"{name} is not in {folder / MANIFEST}: train it with "
                               f"`make weights NET={name}`")
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     path = folder / entry["file"]
     model, history, meta, _ = load_file(path, entry, network, device)
     settings = {k: stable_repr(v) for k, v in network.settings().items()}

@@ -33,7 +33,7 @@ def layer_outputs(model: nn.Module, data, layer: str, *, mean=None, std=None,
     ``mean``/``std`` normalise as in training (default: the data set's own). The model's
     training flag is restored afterwards, also when the caller stops early.
     """
-    device = torch.device(device) if device is not None else model_device(model)
+    device = model_device(model, device)
     with evaluating(model), record_outputs(model, [layer]) as store:
         for x, y in DeviceLoader(data, batch_size, device=device, mean=mean, std=std):
             model(x)
