@@ -10,23 +10,26 @@ One module per job, each building on the ones before:
 
 - :mod:`.registry`: the networks (``NETWORKS``): how each is built and trained, on which data;
 - :mod:`.store`: the files: ``weights/``, the manifest, writing and verified reading, download;
-- :mod:`.evaluation`: a network's test accuracy measured now, and remembered in the cache;
+- :mod:`.evaluation`: a network's test accuracy measured now (or confirmed against the
+  predictions recorded for a shipped file), and remembered in the cache;
 - :mod:`.training`: ``make weights``: train, evaluate, store; evaluate a stored one again;
 - :mod:`.chapters`: :func:`load` (from the store, a download or a training, whichever applies)
   and the chapters' helpers :func:`for_profile` and :func:`origin`.
 """
 from .chapters import for_profile, load, origin, retraining_requested, wrap
-from .evaluation import predicted_classes, test_accuracy
+from .evaluation import predicted_classes, recorded_accuracy, test_accuracy
 from .registry import (AUGMENTATIONS, FIG1_LR, NETWORKS, Network, PretrainedError, fig1_data,
                        fig1_net, get_network, paper_inputs, register, transfer_source_data)
 from .store import (BRANCH, MANIFEST, MAX_TOTAL_BYTES, REPOSITORY_URL, Pretrained,
-                    WeightsMismatchError, available, fetch, raw_url, read_manifest, sha256,
+                    WeightsMismatchError, available, fetch, raw_url, read_manifest, read_predictions,
+                    sha256,
                     weights_dir)
 from .training import reevaluate_network, train_network
 
 __all__ = ["Network", "NETWORKS", "register", "get_network", "available", "load", "Pretrained",
            "PretrainedError", "WeightsMismatchError", "for_profile", "origin", "wrap",
-           "test_accuracy", "predicted_classes", "train_network", "reevaluate_network", "read_manifest", "fetch",
+           "test_accuracy", "predicted_classes", "recorded_accuracy", "read_predictions",
+           "train_network", "reevaluate_network", "read_manifest", "fetch",
            "weights_dir", "sha256", "raw_url", "retraining_requested", "REPOSITORY_URL", "BRANCH",
            "MANIFEST", "MAX_TOTAL_BYTES", "AUGMENTATIONS", "FIG1_LR", "fig1_data", "fig1_net",
            "paper_inputs", "transfer_source_data"]

@@ -3,6 +3,9 @@
 - ``<name>.pt``: the weights, the training :class:`~cnnlib.history.History` and the metadata,
   written by :func:`save_network` and read back by :func:`load_file`, the one writer and the
   one reader of the format (``FORMAT``, ``VERSION``);
+- ``PREDICTIONS.json``: the class each shipped network predicts for each of its test images,
+  written by ``tools/record_predictions.py`` and read by :func:`read_predictions` (what
+  :func:`~cnnlib.pretrained.test_accuracy` uses instead of evaluating every image);
 - ``MANIFEST.json``: each file's SHA-256. :func:`load_file` checks it before unpickling
   (``torch.load(weights_only=True)``, which cannot run code anyway), so a damaged or edited
   file is refused with a message naming it and saying how to restore or retrain it. Writers
@@ -33,17 +36,16 @@ from .registry import NETWORKS, Network, PretrainedError
 
 __all__ = ["REPOSITORY_URL", "BRANCH", "MANIFEST", "MAX_TOTAL_BYTES", "WeightsMismatchError",
            "Pretrained", "repository_root", "weights_dir", "raw_url", "read_manifest",
-           "write_manifest", "manifest_lock", "sha256", "available", "load_file", "save_network",
+           "write_manifest", "manifest_lock", "read_predictions", "sha256", "available", "load_file", "save_network",
            "fetch"]
 
-# The repository's address, written once: _config.yml's ``repository: url:`` must agree
-# (tests/test_pretrained.py reads it and compares).
 # The repository's address is written once, in cnnlib/__init__.py (REPOSITORY_URL; _config.yml's
 # ``repository: url:`` must agree; tests/test_pretrained.py reads it and compares).
 BRANCH = "main"
 FORMAT = "cnnlib-pretrained"
 VERSION = 1
 MANIFEST = "MANIFEST.json"
+PREDICTIONS = "PREDICTIONS.json"
 MAX_TOTAL_BYTES = 30 * 2**20  # the repository carries the files: keep them small
 
 
@@ -113,6 +115,22 @@ def read_manifest(folder) -> dict:
         if problem:
             raise PretrainedError(f"{path}: the entry for {name!r} {problem}; {restore}")
     return networks
+
+
+def read_predictions(folder=None) -> dict:
+    """``{name: {"sha256", "key", "predictions"}}`` from ``PREDICTIONS.json`` in ``folder``
+    (default: :func:`weights_dir`; a pip-installed cnnlib downloads it first); empty when there
+    is none or it cannot be read (then test accuracies are measured on every image)."""
+    folder = Path(folder) if folder is not None else weights_dir()
+    path = folder / PREDICTIONS
+    if not path.exists() and repository_root() is None:
+        _try_fetch(PREDICTIONS, folder)
+    try:
+        if path.stat().st_size <= 4 * MAX_MANIFEST_BYTES:  # ~10 kB per network
+            return dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    return {}
 
 
 def _entry_problem(entry) -> str | None:

@@ -130,7 +130,7 @@ def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
         raise PretrainedError(f"{name}: its recipe changed in {changed}, not only in 'tta': "
                               f"retrain it with `make weights NET={name}`")
     start = time.perf_counter()
-    test_acc = test_accuracy(name, model, device=device)
+    test_acc = test_accuracy(name, model, device=device, recorded=False)
     old = {"tta": meta["settings"]["tta"], "test_acc": meta["test_acc"]}
     meta = {**meta, "settings": settings, "test_acc": test_acc,
             "reevaluated": {**old, "cnnlib_version": __version__}}
