@@ -25,7 +25,11 @@ def text_table(columns, cells, right, footer) -> str:
 
 
 def html_table(columns, cells, right, footer) -> str:
-    """The same table as HTML, with the footer lines in a monospace paragraph below it."""
+    """The same table as HTML, with the footer lines in a monospace paragraph below it.
+
+    Only the alignment is set inline: Jupyter pads table cells with its own style sheet, and the
+    book does it with _static/output-tables.css. nbval compares the chapters' stored HTML byte
+    for byte, so a change here waits for the chapters' next execution (tests/test_tables.py)."""
     right = set(right)
 
     def cell(tag, i, value):

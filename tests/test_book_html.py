@@ -18,6 +18,13 @@ that is not for a local file is aborted, and the browser context is offline. On 
 - no warning, traceback, download error or machine path (/tmp/, /work/, /home/, /root/,
   site-packages) in any cell output;
 - every chapter shows at least MIN_FIGURES figures (image outputs of its cells);
+- every figure's alt text is a sentence (cell metadata `mystnb.image.alt`, written by
+  tools/format_notebooks.py from tools/figure_alt.json), not its file path; in dark mode every
+  figure shows on white, undimmed (_static/output-tables.css);
+- at 1280 px and at a 390 px phone, every result table's cells are padded and no table (or
+  anything else) makes the page wider than the window: a wide table scrolls inside its box;
+- no page holds a `### BEGIN HIDDEN TESTS` block or a check cell's code (the oracle with the
+  expected values): check cells show only their output (tools/format_notebooks.py tags them);
 - every computed value in a chapter's prose shows, with the text of its Markdown marker
   (tools/inline_values.py), every citation shows as a link, and no MyST role is left as text.
 
@@ -44,6 +51,7 @@ HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build"
 FIGURE_SHOTS = ROOT / "_build" / "screenshots"
 WINDOW = {"width": 1280, "height": 900}  # a laptop; the column checks are made at this width
+PHONE = {"width": 390, "height": 844}  # a phone (iPhone 12 to 15): tables and page width again
 MIN_FIGURES = 4  # per chapter (BRIEF of issue 13: "pictures where a reader would rather look")
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -216,6 +224,58 @@ PROSE = """() => {
             s => ({text: s.textContent, links: s.querySelectorAll('a[href^="http"]').length})),
           raw: text.textContent.match(/\\{(glue|footcite|footbibliography|cite)[\\w:]*\\}/g) || []};
 }"""
+# Result tables in cell outputs: each cell's padding, and the box a reader scrolls (the nearest
+# ancestor that scrolls sideways, else the table) against the main column; and what makes the
+# page itself wider than the window (elements that stick out, not inside a scrolling box).
+TABLES = """() => {""" + WHERE + """
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const column = article.getBoundingClientRect();
+  const scroller = el => {
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(a).overflowX)) return a;
+    return el;
+  };
+  const tables = [...article.querySelectorAll('.cell_output table')].map(table => {
+    const cells = [...table.querySelectorAll('th, td')];
+    const padding = Math.min(...cells.map(c => Math.min(parseFloat(getComputedStyle(c).paddingLeft),
+                                                        parseFloat(getComputedStyle(c).paddingRight))));
+    const box = scroller(table).getBoundingClientRect();
+    return {where: where(table), snippet: snippet(table, 40), padding,
+            sticks_out: Math.round(Math.max(box.right - column.right, column.left - box.left))};
+  });
+  const clipped = el => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement)
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    return false;
+  };
+  const page = document.documentElement.scrollWidth;
+  const wide = page <= window.innerWidth ? [] : [...document.querySelectorAll('article *')].filter(
+    el => el.getClientRects().length && el.getBoundingClientRect().right > window.innerWidth + 1
+          && !clipped(el)).slice(-3).map(el => `<${el.tagName.toLowerCase()}> in ${where(el)}: ${snippet(el, 40)}`);
+  return {tables, page, window: window.innerWidth, wide};
+}"""
+# Check cells' code on the page: a hidden-test block anywhere in the HTML, or a call of the
+# checks (`check(`, `check_function(`) in any code input, shown or in a collapsed toggle.
+CHECK_CODE = """() => {""" + WHERE + """
+  const found = document.documentElement.outerHTML.includes('BEGIN HIDDEN TESTS')
+    ? ['a "### BEGIN HIDDEN TESTS" block'] : [];
+  for (const input of document.querySelectorAll('article .cell_input')) {
+    const line = input.textContent.split('\\n').find(l => /\\bcheck(_function)?\\(/.test(l));
+    if (line) found.push(`${where(input)}: ${line.trim().slice(0, 60)}`);
+  }
+  return found;
+}"""
+# Each figure's alt text, and how it shows in dark mode (the theme's toggle sets data-theme).
+FIGURE_LOOKS = """() => {""" + WHERE + """
+  const figures = [...document.querySelectorAll('article .cell_output img')];
+  const looks = figures.map(img => ({where: where(img), alt: img.getAttribute('alt') || ''}));
+  const theme = document.documentElement.dataset.theme;
+  document.documentElement.dataset.theme = 'dark';
+  figures.forEach((img, k) => { const style = getComputedStyle(img);
+    looks[k].dark = {background: style.backgroundColor, filter: style.filter}; });
+  document.documentElement.dataset.theme = theme;
+  return looks;
+}"""
 OUTPUTS = """() => {""" + WHERE + """
   return [...document.querySelectorAll('article .cell_output > *')].map(
     el => ({where: where(el), text: el.textContent}));
@@ -245,7 +305,8 @@ def visit(browser, page_name, screenshot=None):
         return {"failed": [f"{page_url(page_name)} (not built)"], "blocked": [], "errors": [],
                 "mathjax": "page not built", "math": {}, "images": [], "sidebar": [], "colab": [],
                 "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": [],
-                "prose": {"values": [], "citations": [], "raw": []}}
+                "prose": {"values": [], "citations": [], "raw": []}, "check_code": [], "figure_looks": [],
+                "tables": {}}
     context = browser.new_context(viewport=WINDOW, offline=True)
     blocked, failed, errors = [], [], []
 
@@ -302,12 +363,18 @@ def visit(browser, page_name, screenshot=None):
         solutions.append(state)
     report["solutions"] = solutions
 
+    report["check_code"] = page.evaluate(CHECK_CODE)
+    report["figure_looks"] = page.evaluate(FIGURE_LOOKS)
     report["column"] = page.evaluate(COLUMN_CHARACTERS)
     report["raw_tex"] = page.evaluate(RAW_TEX)
     report["too_wide"] = page.evaluate(TOO_WIDE)  # also opens every collapsed toggle
     report["outputs"] = page.evaluate(OUTPUTS)
     report["prose"] = page.evaluate(PROSE)
     report["figures"] = screenshot_figures(page, page_name)
+    report["tables"] = {WINDOW["width"]: page.evaluate(TABLES)}
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)  # the theme's layout for narrow windows, and MathJax's reflow
+    report["tables"][PHONE["width"]] = page.evaluate(TABLES)
     report["failed"] = [f for f in failed if f.startswith("file:")]
     context.close()
     return report
@@ -496,3 +563,42 @@ def test_screenshots_were_saved(reports):
                if f["screenshot"] is None or f["screenshot"].stat().st_size < 1_000]
     assert not missing, failures("figure screenshots", missing, "figure(s) could not be captured")
     print(f"{len(figures)} figure screenshots in {FIGURE_SHOTS}")
+
+
+MIN_PADDING_PX = 4  # between a cell's text and its neighbour's: "0.9270.073" had 0
+
+
+@pytest.mark.parametrize("width", [WINDOW["width"], PHONE["width"]])
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_are_padded_and_never_widen_the_page(reports, page, width):
+    measured = reports[page]["tables"][width]
+    unpadded = [f"{t['where']} ({t['padding']:.0f} px): {t['snippet']}" for t in measured["tables"]
+                if t["padding"] < MIN_PADDING_PX]
+    assert not unpadded, failures(page, unpadded, f"table(s) with cells padded under {MIN_PADDING_PX} px")
+    outside = [f"{t['where']} ({t['sticks_out']} px): {t['snippet']}" for t in measured["tables"]
+               if t["sticks_out"] > 1]
+    assert not outside, failures(page, outside, f"table box(es) reaching out of the column at {width} px")
+    assert measured["page"] <= measured["window"], failures(
+        page, measured["wide"], f"element(s) making the page {measured['page']} px wide in a {width} px window")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_hidden_tests_or_check_code_on_the_page(reports, page):
+    shown = reports[page]["check_code"]
+    assert not shown, failures(page, shown, "piece(s) of check-cell code a reader can see")
+
+
+def is_a_sentence(text):
+    """An alt text that describes: words, a capital first and a full stop last, no file name."""
+    return (len(text.split()) >= 6 and text[:1].isupper() and text.rstrip().endswith(".")
+            and not re.search(r"\.(png|jpe?g|gif|svg)\b|_images/|^\.\./", text))
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_figure_has_an_alt_sentence_and_shows_on_white_in_dark_mode(reports, page):
+    looks = reports[page]["figure_looks"]
+    bad_alt = [f"{f['where']}: {f['alt'][:60]!r}" for f in looks if not is_a_sentence(f["alt"])]
+    assert not bad_alt, failures(page, bad_alt, "figure(s) whose alt text is not a sentence")
+    dark = [f"{f['where']}: {f['dark']}" for f in looks
+            if f["dark"]["background"] != "rgb(255, 255, 255)" or f["dark"]["filter"] != "none"]
+    assert not dark, failures(page, dark, "figure(s) not shown on white, undimmed, in dark mode")
