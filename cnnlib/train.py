@@ -284,6 +284,7 @@ def tta_logits(model: nn.Module, x: torch.Tensor, tta: str | None) -> torch.Tens
     def with_mirror(images):
         return (model(images).float() + model(images.flip(3)).float()) / 2
 
+    check_tta(tta)
     if tta is None:
         return model(x).float()
     if tta == "flip":

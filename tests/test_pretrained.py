@@ -369,7 +369,8 @@ def test_the_shipped_network_loads_and_gives_the_test_accuracy_the_book_states(n
     key, wanted = recorded_key(name, model)
     assert record.get("sha256") == entry["sha256"] and record["key"] == wanted, \
         f"{name} changed since its predictions were recorded: python tools/record_predictions.py {name}"
-    acc = pretrained.recorded_accuracy(name, model, key, device="cpu")
+    acc = pretrained.recorded_accuracy(name, model, key, tta=pretrained.get_network(name).settings()["tta"],
+                                       device="cpu")
     assert acc is not None, f"{name} no longer predicts what was recorded for its test images"
     assert abs(acc - meta["test_acc"]) <= 0.003
 
@@ -553,13 +554,12 @@ def test_a_manifest_or_weights_file_that_is_dev_zero_is_refused_without_reading_
 
 
 def test_every_shipped_network_has_its_predictions_recorded_for_its_file():
-    """tools/record_predictions.py was run after the last `make weights`: one digit per test
-    image, recorded from the file the manifest lists."""
+    """tools/record_predictions.py was run after the last `make weights`, on the file the
+    manifest lists (one digit per test image: the slow test checks their number)."""
     manifest = read_manifest(pretrained.weights_dir())
     recorded = pretrained.read_predictions()
     assert sorted(recorded) == sorted(manifest)
     for name, entry in manifest.items():
         assert recorded[name]["sha256"] == entry["sha256"], \
             f"python tools/record_predictions.py {name}"
-        assert recorded[name]["predictions"].isdigit()
-        assert len(recorded[name]["predictions"]) == 10_000, name  # every net: 10,000 test images
+        assert recorded[name]["predictions"].isdigit(), name

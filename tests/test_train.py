@@ -10,7 +10,7 @@ from torch import nn
 from cnnlib.data import Augment, DeviceLoader, ImageDataset
 from cnnlib.train import (CheckpointError, CheckpointMismatchError, History,
                           data_fingerprint, evaluate, fit, forever, load_checkpoint, load_weights,
-                          make_schedule, model_fingerprint, save_checkpoint, stable_repr)
+                          make_schedule, model_fingerprint, save_checkpoint, stable_repr, tta_logits)
 
 QUIET = dict(progress=False, device="cpu")
 
@@ -468,6 +468,8 @@ def test_evaluate_with_flip_tta_averages_the_logits_of_each_image_and_its_mirror
     assert plain["loss"] != pytest.approx(result["loss"], rel=1e-5)  # the mirror does count
     with pytest.raises(ValueError, match="tta='crop'.*None, 'flip' or 'flip\\+translate'"):
         evaluate(model, tiny_dataset, device="cpu", tta="crop")
+    with pytest.raises(ValueError, match="tta=\"'flip'\""):  # a key's repr is not a tta
+        tta_logits(model, x, repr("flip"))
     with pytest.raises(ValueError, match="feature tensors"):
         evaluate(nn.Linear(4, 2), (torch.randn(8, 4), torch.zeros(8).long()), device="cpu", tta="flip")
 

@@ -68,7 +68,7 @@ def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe",
     path = cache_dir() / CACHE_FOLDER / f"{name}-{_digest(key)}.json"
     acc = _read(path, key)
     if acc is None and recorded:
-        acc = recorded_accuracy(name, model, key, device=device)
+        acc = recorded_accuracy(name, model, key, tta=tta, device=device)
     if acc is None:
         if use_channels_last(model, device, torch.float32):  # NHWC: 1.3-2.8x faster on a CPU
             model.to(memory_format=torch.channels_last)
@@ -106,10 +106,11 @@ def predicted_classes(name: str, model: nn.Module, indices=None, *, device=None,
     return torch.cat(classes)
 
 
-def recorded_accuracy(name: str, model: nn.Module, key: dict, *, device=None) -> float | None:
+def recorded_accuracy(name: str, model: nn.Module, key: dict, *, tta, device=None) -> float | None:
     """The accuracy on all test images from ``name``'s recorded predictions, when they were
-    recorded for exactly ``key`` (see :func:`measurement`) and a seeded live sample of
-    ``SAMPLE`` images is predicted as recorded; else None (then the caller evaluates them all)."""
+    recorded for exactly ``key`` (see :func:`measurement`; ``tta`` is the test-time augmentation
+    it was made with) and a seeded live sample of ``SAMPLE`` images is predicted as recorded;
+    else None (then the caller evaluates them all)."""
     record = read_predictions().get(name)
     wanted = {field: key[field] for field in RECORDED_FIELDS}
     if record is None or record.get("key") != json.loads(json.dumps(wanted)):
@@ -120,7 +121,7 @@ def recorded_accuracy(name: str, model: nn.Module, key: dict, *, device=None) ->
         return None
     sample = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
     sample = sample[:SAMPLE].sort().values
-    live = predicted_classes(name, model, sample, device=device, tta=key["tta"])
+    live = predicted_classes(name, model, sample, device=device, tta=tta)
     if (live == predictions[sample]).double().mean().item() < MIN_AGREEMENT:
         return None
     return (predictions == labels).double().mean().item()
