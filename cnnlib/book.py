@@ -8,16 +8,13 @@ but needs no myst_nb, so it also works in Colab.
 """
 from __future__ import annotations
 
-import os
-import platform
 import textwrap
 import warnings
 
 import torch
 
-from .data.cache import offline_dir
 from .data.datasets import OfflineSplitWarning
-from .runtime import get_profile
+from .runtime import describe_device, device_in_words, get_profile
 
 __all__ = ["glue", "setup"]
 
@@ -47,36 +44,19 @@ def spread(values, digits: int = 3) -> str:
 
 
 BANNER_WIDTH = 79  # the book's code column (tools/format_notebooks.py measured it)
-
-
-def data_source() -> str:
-    """Where the data sets come from, named by setting, never by path (the banner is printed in
-    the book's pages, and a path of the machine that ran the chapter means nothing to a reader)."""
-    if offline_dir():
-        return "offline data folder (CNNLIB_DATA)"
-    return "download (torchvision) when not cached"
-
-
-def cache_source() -> str:
-    """Which setting names the cache folder (see ``cnnlib.runtime.cache_dir``), not its path."""
-    if os.environ.get("CNNLIB_CACHE"):
-        return "CNNLIB_CACHE"
-    if os.environ.get("XDG_CACHE_HOME"):
-        return "$XDG_CACHE_HOME/cnnlib"
-    return "~/.cache/cnnlib"
+PROFILE_MEANING = {"fast": "small experiments that run in minutes",
+                   "full": "the experiments at the book's scale"}
 
 
 def setup(chapter: str = ""):
-    """Print what this run uses (profile, device and precision, data source) and return the
-    profile. Lines are wrapped to the book's column; no machine path is printed."""
+    """Print one sentence for the reader (which profile this run uses and on what) and return
+    the profile. It is printed on the book's pages, so it names no path, setting or version:
+    ``cnnlib.describe_device()`` gives the device and precision in detail."""
     profile = get_profile()
-    lines = [
-        f"{chapter + ': ' if chapter else ''}{profile}",
-        f"torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs",
-        f"data: {data_source()}; cache: {cache_source()}",
-    ]
-    for line in lines:
-        print(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="  ", break_on_hyphens=False))
+    device = device_in_words(describe_device(profile.device))
+    line = (f"{chapter + ': ' if chapter else ''}the {profile.name} profile "
+            f"({PROFILE_MEANING[profile.name]}), on {device}")
+    print(textwrap.fill(line, BANNER_WIDTH, subsequent_indent="  ", break_on_hyphens=False))
     show_data_notes_as_lines()
     return profile
 

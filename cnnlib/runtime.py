@@ -66,6 +66,15 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return f"{device.type} ({describe_precision(device)})"
 
 
+def device_in_words(description: str) -> str:
+    """A device as ``cnnlib.describe_device`` wrote it (``'cuda (NVIDIA H200, compute capability
+    9.0, bf16 autocast)'``, ``'cpu (1 threads, bf16 autocast)'``) as a reader would say it:
+    ``'one NVIDIA H200 GPU'``, ``'a CPU'``."""
+    kind, _, details = description.partition(" (")
+    if kind == "cuda" and details:
+        return f"one {details.split(',')[0].strip()} GPU"
+    return "a CPU" if kind == "cpu" else f"a {kind} device"
+
 @dataclass(frozen=True)
 class Profile:
     """How large the experiments of this run are: ``"fast"`` or ``"full"``."""

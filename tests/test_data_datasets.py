@@ -121,7 +121,7 @@ def test_cifar_decodes_like_pil(offline):
 
 
 def test_offline_mnist_is_a_fixed_disjoint_split_with_a_warning(offline):
-    with pytest.warns(UserWarning, match="only the 10,000 official test images"):
+    with pytest.warns(UserWarning, match="its 10,000 official test images, split into 8,000"):
         train = load_dataset("mnist", "train")
     with pytest.warns(UserWarning):
         test = load_dataset("mnist", "test")

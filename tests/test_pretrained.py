@@ -445,7 +445,7 @@ def test_a_record_that_does_not_match_is_not_used(tiny_network, tiny_record, edi
 
 @pytest.mark.slow
 def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_net_in_full():
-    from cnnlib.pretrained import Pretrained, for_profile, origin
+    from cnnlib.pretrained import Pretrained, for_profile, origin, wrap
     from cnnlib.runtime import Profile
 
     calls = []
@@ -464,8 +464,11 @@ def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_n
     lines = origin(full.meta).splitlines()
     assert len(lines) > 1 and all(len(line) <= 79 for line in lines), "fits the book's column"
     sentence = " ".join(lines)
-    assert "`make weights NET=four_layer_relu`" in sentence, "a code span is never broken"
-    assert "CNNLIB_RETRAIN=1" in sentence and f"{100 * full.meta['test_acc']:.2f} %" in sentence
+    assert sentence.startswith("four_layer_relu: trained for the book with the")
+    assert f"test accuracy {100 * full.meta['test_acc']:.2f} %" in sentence
+    assert "make weights" not in sentence and "CNNLIB" not in sentence, "no machinery on the page"
+    assert wrap("see `make weights NET=four_layer_relu` now", 12).splitlines()[1] == \
+        "`make weights NET=four_layer_relu`", "a code span is never broken"
     assert all(line.startswith("    ") for line in origin(full.meta, indent="    ").splitlines())
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlib.runtime import (CacheDirError, Profile, atomic_save, cache_dir, checkpoint_path, describe_device,
-                            env_flag, get_device, get_profile, seed_everything, writable_cache_dir)
+from cnnlib.runtime import (CacheDirError, Profile, atomic_save, cache_dir, checkpoint_path,
+                            describe_device, device_in_words, env_flag, get_device, get_profile, seed_everything, writable_cache_dir)
 
 
 def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -54,6 +54,15 @@ def test_seed_everything_repeats_python_numpy_and_torch():
     first = draw()
     seed_everything(3)
     assert draw() == first
+
+
+def test_device_in_words_names_the_gpu_model_and_nothing_else():
+    assert device_in_words("cuda (NVIDIA H200, compute capability 9.0, bf16 autocast)") == \
+        "one NVIDIA H200 GPU"
+    assert device_in_words("cuda (Tesla T4, compute capability 7.5, fp16 autocast + gradient "
+                           "scaler)") == "one Tesla T4 GPU"
+    assert device_in_words(describe_device("cpu")) == "a CPU"
+    assert device_in_words("mps (fp32)") == "a mps device"  # the rest: as torch names them
 
 
 def test_describe_device_names_threads_on_cpu():

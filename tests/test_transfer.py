@@ -236,5 +236,5 @@ def test_offline_imagenet_weights_give_one_sentence_and_print_nothing(monkeypatc
     captured = capsys.readouterr()
     assert model is None
     assert captured.out == "" and captured.err == ""
-    assert message.count(".") == 1 and message.endswith("offline.")
+    assert message.count(".") == 1 and message.endswith("is left out.")
     assert "Errno" not in message and "Downloading" not in message and "Error" not in message

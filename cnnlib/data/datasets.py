@@ -177,9 +177,10 @@ def load_files(name: str, split: str = "train", *, download: bool = True) -> Ima
     data = _load_cached_or_decode(name, download)
     if data["source"].startswith("offline-mnist-test"):
         warnings.warn(
-            "Offline MNIST has only the 10,000 official test images: 'train' and 'test' are a fixed "
-            f"split of them ({MNIST_OFFLINE_TRAIN:,} / {10000 - MNIST_OFFLINE_TRAIN:,}, seed "
-            f"{MNIST_OFFLINE_SEED}). Online, the full 60,000/10,000 MNIST is downloaded instead.",
+            f"This MNIST is its 10,000 official test images, split into {MNIST_OFFLINE_TRAIN:,} "
+            f"for training and {10000 - MNIST_OFFLINE_TRAIN:,} for testing (a fixed split, seed "
+            f"{MNIST_OFFLINE_SEED}); where MNIST can be downloaded, its full 60,000/10,000 is "
+            "used instead.",
             OfflineSplitWarning, stacklevel=3)
     return ImageDataset(data[f"{split}_images"], data[f"{split}_labels"], list(DATASETS[name][0]),
                         name, split, data["source"], (data["mean"], data["std"]))

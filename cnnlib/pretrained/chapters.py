@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from ..runtime import env_flag, get_device, writable_cache_dir
+from ..runtime import device_in_words, env_flag, get_device, writable_cache_dir
 from .evaluation import test_accuracy
 from .registry import Network, PretrainedError, get_network
 from .store import (MANIFEST, Pretrained, _try_fetch, load_file, read_manifest, repository_root,
@@ -81,11 +81,11 @@ def wrap(text: str, width: int = 79, indent: str = "") -> str:
 
 
 def origin(meta: dict, width: int = 79, indent: str = "") -> str:
-    """One sentence for a chapter, in lines that fit its column: where a shipped network came
-    from and how to retrain it."""
+    """One sentence for a chapter's reader, in lines that fit its column: how a shipped network
+    was trained and what it scores. (How to retrain it is the README's business, not the page's.)"""
     minutes = meta["training_seconds"] / 60
-    return wrap(f"{meta['name']}: trained by `make weights` with the {meta['recipe']!r} recipe, "
-            f"{meta['epochs']} epochs on {meta['train_images']:,} images, in {minutes:.1f} "
-            f"minutes on {meta['device']}; test accuracy {100 * meta['test_acc']:.2f} % on "
-            f"{meta['test_images']:,} images. Retrain it with `make weights NET={meta['name']}` "
-            "or CNNLIB_RETRAIN=1.", width, indent)
+    return wrap(f"{meta['name']}: trained for the book with the {meta['recipe']!r} recipe, "
+                f"{meta['epochs']} epochs on {meta['train_images']:,} images ({minutes:.1f} "
+                f"minutes on {device_in_words(meta['device'])}); test accuracy "
+                f"{100 * meta['test_acc']:.2f} % on {meta['test_images']:,} images.", width, indent)
+
