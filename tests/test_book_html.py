@@ -254,6 +254,22 @@ TABLES = """() => {""" + WHERE + """
           && !clipped(el)).slice(-3).map(el => `<${el.tagName.toLowerCase()}> in ${where(el)}: ${snippet(el, 40)}`);
   return {tables, page, window: window.innerWidth, wide};
 }"""
+# The page's prose: the article's text without its code inputs (code may name what it calls).
+PROSE_TEXT = """() => {
+  const article = (document.querySelector('article.bd-article') || document.querySelector('main'))
+    .cloneNode(true);
+  article.querySelectorAll('.cell_input, .cell_output, div.highlight, script, style')
+    .forEach(el => el.remove());
+  return article.textContent;
+}"""
+# What only the book's authors can use, on a page that readers read: a setting's name, a build
+# command, how long a cell took on the machine that ran it, a path inside the repository.
+MACHINERY = [
+    (r"\bCNNLIB_[A-Z]+", "a cnnlib setting"),
+    (r"\bmake (weights|test|quick|execute|book|html)\b", "a build command"),
+    (r"\bthis cell:? \d+ s\b|^total \d+ s$|\btrained in \d+ s\b|\bin \d+(\.\d+)? s\b", "a timing"),
+    (r"\b(tools|tests|weights|bench|cnnlib)/[\w./-]+\.(py|md|json|txt|pt)\b", "a repository path"),
+]
 # Check cells' code on the page: a hidden-test block anywhere in the HTML, or a call of the
 # checks (`check(`, `check_function(`) in any code input, shown or in a collapsed toggle.
 CHECK_CODE = """() => {""" + WHERE + """
@@ -305,7 +321,7 @@ def visit(browser, page_name, screenshot=None):
         return {"failed": [f"{page_url(page_name)} (not built)"], "blocked": [], "errors": [],
                 "mathjax": "page not built", "math": {}, "images": [], "sidebar": [], "colab": [],
                 "solutions": [], "column": {}, "raw_tex": [], "too_wide": [], "outputs": [], "figures": [],
-                "prose": {"values": [], "citations": [], "raw": []}, "check_code": [], "figure_looks": [],
+                "prose": {"values": [], "citations": [], "raw": []}, "prose_text": "", "check_code": [], "figure_looks": [],
                 "tables": {}}
     context = browser.new_context(viewport=WINDOW, offline=True)
     blocked, failed, errors = [], [], []
@@ -370,6 +386,7 @@ def visit(browser, page_name, screenshot=None):
     report["too_wide"] = page.evaluate(TOO_WIDE)  # also opens every collapsed toggle
     report["outputs"] = page.evaluate(OUTPUTS)
     report["prose"] = page.evaluate(PROSE)
+    report["prose_text"] = page.evaluate(PROSE_TEXT)
     report["figures"] = screenshot_figures(page, page_name)
     report["tables"] = {WINDOW["width"]: page.evaluate(TABLES)}
     page.set_viewport_size(PHONE)
@@ -473,6 +490,28 @@ def junk_in(text):
 def test_outputs_show_no_warnings_tracebacks_or_paths(reports, page):
     junk = [f"{out['where']}: {item}" for out in reports[page]["outputs"] for item in junk_in(out["text"])]
     assert not junk, failures(page, junk, "output line(s) a reader should not see")
+
+
+def machinery_in(text):
+    return [f"{name}: {line.strip()[:90]!r}" for line in text.splitlines()
+            for pattern, name in MACHINERY if re.search(pattern, line)]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if source_of(p).suffix == ".ipynb"])
+def test_no_machinery_in_a_chapters_outputs_or_prose(reports, page):
+    found = [f"{out['where']}: {item}" for out in reports[page]["outputs"]
+             for item in machinery_in(out["text"])]
+    found += [f"prose: {item}" for item in machinery_in(reports[page]["prose_text"])]
+    assert not found, failures(page, found, "setting(s), command(s), timing(s) or path(s)")
+
+
+def test_the_machinery_patterns_catch_what_they_name():
+    caught = machinery_in("set CNNLIB_RETRAIN=1\nRetrain it with `make weights NET=x`\n"
+                          "(adaptation trained in 392 s; this cell 407 s)\ntotal 626 s\n"
+                          "see tools/pilot_relu_tanh.py and weights/README.md")
+    assert [item.split(":")[0] for item in caught] == [
+        "a cnnlib setting", "a build command", "a timing", "a timing", "a repository path"]
+    assert not machinery_in("the 0.5 s of a step, in 3 epochs; `cnnlib.pretrained` makes it")
 
 
 CHAPTERS = [p for p in PAGES if source_of(p).suffix == ".ipynb"]
