@@ -69,6 +69,38 @@ def test_tracker_records_through_fit(tiny_dataset):
     assert net.training  # the tracker puts the model back in training mode
 
 
+def test_tracker_with_a_log_gives_a_loaded_run_its_curve_and_never_another_runs(tiny_dataset,
+                                                                                tmp_path):
+    from cnnlib.train import fit
+
+    def net(width=4):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(width, 4))
+
+    probe, log, checkpoint = torch.randn(8, 3, 16, 16), tmp_path / "run.json", tmp_path / "run.pt"
+    first = net()
+    tracker = SparsityTracker(first, probe, log=log)  # records epoch 0 itself
+    fit(first, tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu",
+        checkpoint=checkpoint, on_epoch_end=tracker)
+    assert [row["epoch"] for row in tracker.rows] == [0, 1, 2]
+    # a second run loads the finished network: fit trains nothing, the log gives the curve
+    again = net()
+    loaded = SparsityTracker(again, probe, log=log)
+    fit(again, tiny_dataset, epochs=2, lr=0.05, progress=False, device="cpu",
+        checkpoint=checkpoint, on_epoch_end=loaded)
+    assert loaded.rows == tracker.rows
+    # another network, probe or set of layers never reads those rows
+    assert [r["epoch"] for r in SparsityTracker(net(width=5), probe, log=log).rows] == [0]
+    assert [r["epoch"] for r in SparsityTracker(net(), probe + 1, log=log).rows] == [0]
+    # a run that restarts from epoch 1 replaces the rows from there on
+    restarted = SparsityTracker(net(), probe, log=log)
+    restarted(0, {})
+    assert [r["epoch"] for r in restarted.rows] == [0, 1]
+    log.write_text("{not json")
+    assert [r["epoch"] for r in SparsityTracker(net(), probe, log=log).rows] == [0]
+
+
 def test_layer_outputs_are_the_layer_in_eval_mode_and_restore_training():
     from cnnlib.data import ImageDataset
     from cnnlib.viz.activations import layer_outputs

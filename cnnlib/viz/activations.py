@@ -12,11 +12,17 @@ layer computes without changing the model's code (``cnnlib.inspection.record_out
 """
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
+from ..checkpoint import model_fingerprint
 from ..data.loader import DeviceLoader
 from ..inspection import evaluating, record_outputs
+from ..runtime import atomic_write
 from ..validation import model_device
 
 
@@ -77,21 +83,49 @@ class SparsityTracker:
     ``probe`` is a fixed batch of (normalised) inputs; ``tracker.rows`` holds one dict per epoch
     (``{"epoch": e, layer: fraction, ...}``). Call ``tracker.record(0)`` before training for the
     untrained network.
+
+    ``log``: a JSON file that keeps the rows beside a checkpoint. ``fit`` calls the tracker only
+    for the epochs it trains, so a second run that loads the finished network would otherwise
+    have no curve. The rows are read back only when they were written for the same network
+    structure, probe and layers; a tracker with a log records epoch 0 itself when it starts
+    without rows, and a recorded epoch replaces the rows from that epoch on (a run that resumes
+    or restarts never leaves rows of another run behind).
     """
 
-    def __init__(self, model: nn.Module, probe: torch.Tensor, layers=None):
+    def __init__(self, model: nn.Module, probe: torch.Tensor, layers=None, log=None):
         self.model, self.probe = model, probe
         self.layers = relu_layers(model) if layers is None else list(layers)
-        self.rows: list[dict] = []
+        self.log = None if log is None else Path(log)
+        self.rows: list[dict] = self._read_log() if self.log is not None else []
+        if self.log is not None and not self.rows:
+            self.record(0)
 
     def record(self, epoch: int) -> dict:
         device = model_device(self.model)
         row = {"epoch": epoch, **sparsity(activations(self.model, self.probe.to(device), self.layers))}
-        self.rows.append(row)
+        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+        if self.log is not None:
+            text = json.dumps({"key": self._key(), "rows": self.rows})
+            atomic_write(self.log, lambda f: f.write(text.encode()))
         return row
 
     def __call__(self, epoch: int, history_row: dict) -> None:
         self.record(epoch + 1)  # fit counts epochs from 0; its history rows from 1
+
+    def _key(self) -> dict:
+        """What the rows depend on besides the weights (those the checkpoint answers for)."""
+        probe = self.probe.detach().to("cpu", torch.float64).contiguous()
+        return {"network": model_fingerprint(self.model), "layers": self.layers,
+                "probe": hashlib.sha256(probe.numpy().tobytes()).hexdigest()[:16]}
+
+    def _read_log(self) -> list[dict]:
+        try:
+            saved = json.loads(self.log.read_text())
+        except (OSError, ValueError):  # no log yet, or a damaged one: record afresh
+            return []
+        if not isinstance(saved, dict) or saved.get("key") != json.loads(json.dumps(self._key())):
+            return []
+        return list(saved.get("rows", []))
 
     def plot(self, ax=None):
         import matplotlib.pyplot as plt
