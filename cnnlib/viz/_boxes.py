@@ -53,7 +53,10 @@ def box(ax, xy, text, *, kind, width, height=BOX_H):
                            transform=ax.transAxes, **STYLES[kind])
     patch.set_gid(kind)  # lets a test (or a reader of the figure) ask what the box depicts
     ax.add_patch(patch)
-    ax.text(x, y, text, ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
+    # On a hatched box the text gets a patch of plain fill behind it, so the lines do not cross it.
+    behind = dict(facecolor=STYLES[kind]["facecolor"], edgecolor="none", pad=1.5)
+    ax.text(x, y, text, ha="center", va="center", fontsize=FONT, transform=ax.transAxes,
+            bbox=behind if STYLES[kind]["hatch"] else None)
     return patch
 
 
