@@ -47,7 +47,9 @@ from ._boxes import FONT, HIGHLIGHT, arrow, box, legend, panel
 from .architecture import _COLOURS
 
 __all__ = ["stacked_windows", "dropout_scaling", "batchnorm_axes", "plain_and_residual_block",
-           "transfer_methods", "mcd_steps"]
+           "transfer_methods", "mcd_steps",
+           # what the figures are computed with, usable on their own
+           "shared_statistics", "block_steps", "method_roles"]
 
 WIDTH = 7.5  # inches: the book's column
 
@@ -318,13 +320,14 @@ class _Steps(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "")
         if name == "conv2d":
-            out_channels, _, k, _ = args[1].shape  # the weight: out x in x k x k
+            weight = args[1] if len(args) > 1 else kwargs["weight"]
+            out_channels, _, k, _ = weight.shape  # out x in x k x k
             self.steps.append(f"{k}×{k} conv, {out_channels}")
         elif name == "batch_norm":
             self.steps.append("BN")
         elif name == "relu":
             self.steps.append("ReLU")
-        elif name in ("add", "__add__", "__radd__"):
+        elif name in ("add", "add_", "__add__", "__radd__", "__iadd__"):  # out + x, out += x
             self.steps.append("+")
             self.identity |= any(a is self.block_input for a in args)
         return func(*args, **(kwargs or {}))
@@ -356,8 +359,9 @@ def _aligned_rows(steps: list[str], template: list[str]) -> list[int]:
 STEP_COLOURS = {"conv": _COLOURS["Conv"], "BN": _COLOURS["Norm"], "ReLU": "white"}
 
 
-def _block_panel(ax, title, steps, rows, n_rows, *, shortcut: bool) -> dict:
-    """Draw one block top to bottom; returns {row: y} of its boxes."""
+def _block_panel(ax, title, steps, rows, n_rows, *, shortcut: bool, bracket: int) -> list[float]:
+    """Draw one block top to bottom, step ``i`` in row ``rows[i]`` of ``n_rows``, the first
+    ``bracket`` rows bracketed as what the layers learn. Returns the height of every row."""
     panel(ax, title)
     top, bottom = 0.86, 0.12
     y_of = [top - (top - bottom) * (r + 0.5) / n_rows for r in range(n_rows)]
@@ -384,8 +388,7 @@ def _block_panel(ax, title, steps, rows, n_rows, *, shortcut: bool) -> dict:
     arrow(ax, previous, (cx, 0.04))
 
     # The layers the block learns, bracketed on the left: the paper's F(x) (or H(x), plain).
-    weighted = [y_of[r] for s, r in zip(steps, rows) if s != "+"][:5]  # conv, BN, ReLU, conv, BN
-    y0, y1 = weighted[-1] - height / 2, weighted[0] + height / 2
+    y0, y1 = y_of[bracket - 1] - height / 2, y_of[0] + height / 2
     ax.plot([0.14, 0.12, 0.12, 0.14], [y1, y1, y0, y0], color="black", linewidth=1.0,
             transform=ax.transAxes)
     ax.text(0.10, (y0 + y1) / 2, "F(x)" if shortcut else "H(x)", ha="right", va="center",
@@ -400,7 +403,8 @@ def plain_and_residual_block(channels: int = 64):
     Left, two stacked conv-BN-ReLU layers must fit the wanted mapping H(x) directly. Right, the
     same layers fit the residual F(x) = H(x) - x: the identity shortcut carries x around them,
     the block adds F(x) + x, and the ReLU comes AFTER the addition (so the block's output is
-    ReLU(F(x) + x), and x passes unchanged when F(x) = 0). Both columns share one layout, so
+    ReLU(F(x) + x): a block with F(x) = 0 passes its input, a ReLU's non-negative output, on
+    unchanged). Both columns share one layout, so
     the only difference, the shortcut and its "+", stands out as a gap on the left.
 
     What is drawn is read from a forward pass of the book's CIFAR block (``CifarBlock`` of
@@ -412,12 +416,14 @@ def plain_and_residual_block(channels: int = 64):
     plain, _ = block_steps(plain_block, channels)
     residual, identity = block_steps(residual_block, channels)
     template = residual if len(residual) >= len(plain) else plain
+    # F(x) is everything before the addition; the plain block's H(x) is drawn over the same rows.
+    bracket = template.index("+") if "+" in template else len(template)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 5.2), layout="constrained")
     _block_panel(left, "plain block", plain, _aligned_rows(plain, template), len(template),
-                 shortcut=False)
+                 shortcut=False, bracket=bracket)
     y_of = _block_panel(right, "residual block", residual, _aligned_rows(residual, template),
-                        len(template), shortcut=True)
+                        len(template), shortcut=True, bracket=bracket)
     add_row = _aligned_rows(residual, template)[residual.index("+")]
     y_add = y_of[add_row]
     # The shortcut: from x, down the right-hand side, into the "+".
@@ -533,8 +539,9 @@ def transfer_methods(model: nn.Module | None = None):
     does not use that stage (a new layer on layer2 drops layer3 and layer4).
 
     The roles are read from the networks ``cnnlib.transfer.target_model`` builds, see
-    :func:`method_roles`. ``model``: the source network (default: a small ``convnet``, the
-    chapter's architecture; the roles do not depend on the weights).
+    :func:`method_roles`. ``model``: the source network, any that ``target_model`` accepts
+    (default: a small ``convnet``, the chapter's architecture; the roles do not depend on the
+    weights, and ``model`` is left unchanged).
     """
     if model is None:
         with torch.random.fork_rng(devices=[]):
