@@ -285,7 +285,7 @@ def batchnorm_axes():
 
     As in Wu & He (2018), "Group Normalization", Figure 2: the feature maps of a batch drawn as
     an N x C x (H, W) cube, and in orange the values that share one mean and variance with the
-    value at the front corner. Batch norm averages over N, H, W for one channel (so it depends
+    value at the bottom-left corner of the front face (image 0, channel 0). Batch norm averages over N, H, W for one channel (so it depends
     on the batch); layer norm over C, H, W for one image; instance norm over H, W for one image
     and channel; group norm over a group of channels and H, W for one image.
 
@@ -572,9 +572,9 @@ def transfer_methods(model: nn.Module | None = None):
 
 # --------------------------------------------------------------------------- chapter 11
 
-# MCD's steps (Saito et al. 2018, Section 3.2): which data each step uses, which networks it
-# trains (the rest stay fixed) and what it minimises. cnnlib has no MCD code to read this from,
-# so it is written here, once, from the paper.
+# MCD's steps (Saito et al. 2018, Figure 3 and Section 3.2): which data each step uses, which
+# networks it trains (the rest stay fixed) and what it minimises. cnnlib has no MCD code to read
+# this from, so it is written here, once, from the paper.
 MCD_STEPS = {
     "A": dict(title="A: train $G$, $F_1$, $F_2$\non the source", data=("source",), trained=("G", "F1", "F2"),
               loss="min over $G$, $F_1$, $F_2$:\nsource classification loss"),
@@ -608,15 +608,16 @@ def _mcd_panel(ax, step: dict) -> None:
 
 def mcd_steps():
     """The three steps of Maximum Classifier Discrepancy (Saito et al. 2018, "Maximum
-    Classifier Discrepancy for Unsupervised Domain Adaptation", Figure 2 and Section 3.2),
+    Classifier Discrepancy for Unsupervised Domain Adaptation", Figure 3 and Section 3.2),
     repeated for every mini-batch:
 
     A. train the generator G and both classifiers F1, F2 to classify the labelled source;
     B. fix G; train F1 and F2 to classify the source while disagreeing as much as possible on
        the target (maximise the discrepancy |p1 - p2|: it finds target samples outside the
        source's support);
-    C. fix F1 and F2; train G to minimise that discrepancy (n times; 4 in the paper's digits
-       experiments), so that G maps target samples inside the source's support.
+    C. fix F1 and F2; train G to minimise that discrepancy (n times per mini-batch, n a
+       hyper-parameter of the paper), so that G maps target samples inside the source's
+       support.
 
     Drawn with the schematics' convention: a trained network is a filled box with a solid edge,
     a fixed one has a dashed edge, data are unfilled. Returns the figure.
