@@ -210,10 +210,20 @@ def target_model(method: str, source: nn.Module, num_classes: int, *, seed: int 
     - ``"fine-tune all"``: the source with a new head, SGD with the pretrained layers at a tenth
       of ``lr`` (:func:`layerwise_sgd`); ``"fine-tune top"``: the same with all but ``layer4``
       and ``fc`` frozen;
-    - ``"new layer on layer2"``: :func:`head_on_block` on ``layer2``, plain SGD.
+    - ``"new layer on layer2"``: :func:`head_on_block` on ``layer2``, plain SGD;
+    - ``"feature extractor"``: the frozen body (:func:`drop_head`) with a new linear classifier
+      ``fc`` on its features, Adam. :func:`transfer_accuracy` trains this same network faster:
+      the body is frozen (and stays in evaluation mode), so it runs the body over the data once
+      and fits only the classifier (:func:`feature_extractor_accuracy`).
 
-    (``"feature extractor"`` trains no network end to end: see :func:`feature_extractor_accuracy`.)
+    Every method's network comes from here, so what is frozen, new or trained at a lower
+    learning rate can be read off it (``cnnlib.viz.transfer_methods`` draws it).
     """
+    if method == "feature extractor":
+        body = drop_head(source)
+        features = source.get_submodule(last_linear(source)).in_features
+        torch.manual_seed(seed)
+        return nn.Sequential(OrderedDict(body=body, fc=nn.Linear(features, num_classes))), "adam"
     if method == "from scratch":
         widths = tuple(getattr(source, f"layer{i}")[0].out_channels for i in range(1, 5))
         torch.manual_seed(seed)

@@ -180,6 +180,19 @@ def test_target_model_builds_what_each_method_trains():
         target_model("fine-tune", source, 3)
 
 
+def test_target_model_of_the_feature_extractor_is_the_frozen_body_and_a_new_classifier():
+    source = net().eval()
+    model, optimizer = target_model("feature extractor", source, 3, seed=2)
+    assert optimizer == "adam"  # as feature_extractor_accuracy trains its classifier
+    assert count_trainable(model.body) == 0
+    assert count_trainable(model) == 16 * 3 + 3  # only the new classifier learns
+    x = torch.randn(4, 3, 32, 32)
+    # The same output as the classifier on the features that extract_features stores.
+    assert torch.allclose(model.eval()(x), model.fc(drop_head(source)(x)))
+    torch.manual_seed(2)
+    assert torch.equal(model.fc.weight, nn.Linear(16, 3).weight)  # seeded like the others
+
+
 def test_feature_extractor_accuracy_separates_separable_features():
     data = quadrants(64, size=16)
     body = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())  # the brightness of each quadrant

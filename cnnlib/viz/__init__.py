@@ -2,12 +2,14 @@
 occlusion and saliency.
 
 Taught in chapter 13 ("What does a CNN learn?"), except ``conv_figures`` (chapter 1),
-``histograms`` (chapter 4) and ``schematics`` (chapters 11 and 12). One small module per idea,
-each usable on your own model:
+``histograms`` (chapter 4), ``schematics`` (chapters 11 and 12) and ``teaching`` (chapters 1,
+3, 4, 9, 10, 11). One small module per idea, each usable on your own model:
 
 - ``conv_figures`` the convolution drawn: cross-correlation, padding/stride, 1x1 convs, pooling
 - ``histograms``  per-layer histograms of activations and their gradients
 - ``schematics``  ADDA's three stages and CycleGAN's generators, discriminators and cycle
+- ``teaching``    ideas drawn: stacked windows, dropout's scaling, what each norm averages over,
+  plain vs residual block, what each transfer method trains, MCD's three steps
 
 - ``filters``     first-layer weights drawn as a colour grid
 - ``gabor``       skimage's arguments mapped to the Gabor equation, a likeness score, figures
@@ -27,6 +29,8 @@ from .gabor import (gabor, gabor_explorer, gabor_likeness, show_gabor_family, sh
                     symbols_from_skimage, texture_energy)
 from .patches import top_patches, show_top_patches
 from .schematics import adda_stages, cyclegan_diagram
+from .teaching import (batchnorm_axes, dropout_scaling, mcd_steps, plain_and_residual_block, stacked_windows,
+                       transfer_methods)
 
 __all__ = [
     "diagram", "draw_architecture",
@@ -37,4 +41,6 @@ __all__ = [
     "skimage_args",
     "symbols_from_skimage", "texture_energy", "top_patches", "show_top_patches",
     "adda_stages", "cyclegan_diagram",
+    "stacked_windows", "dropout_scaling", "batchnorm_axes", "plain_and_residual_block", "transfer_methods",
+    "mcd_steps",
 ]

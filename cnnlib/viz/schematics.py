@@ -12,15 +12,14 @@ unfilled boxes with rounded corners.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+# The boxes, arrows and colours are shared with ``teaching`` (one legend convention for the book).
+from ._boxes import FIXED, FONT, TRAINED  # noqa: F401  (TRAINED, FIXED: still importable from here)
+from ._boxes import arrow as _arrow
+from ._boxes import box as _box
+from ._boxes import panel as _panel
 
 __all__ = ["adda_stages", "cyclegan_diagram", "parameter_label"]
-
-TRAINED = "#cfe2f3"   # fill of a network whose weights change in this stage
-FIXED = "#eeeeee"     # fill of a network that stays fixed (with a dashed edge)
-FONT = 9              # points: the smallest size the book allows on a figure
-
-BOX_H = 0.17  # box height in axes coordinates (each panel is 1 x 1); widths are per call
 
 
 def parameter_label(name: str, model=None) -> str:
@@ -29,45 +28,6 @@ def parameter_label(name: str, model=None) -> str:
         return name
     count = sum(p.numel() for p in model.parameters())
     return f"{name}\n{count:,} params"
-
-
-def _box(ax, xy, text, *, kind, width):
-    """A box centred on ``xy``, ``width`` wide (axes coordinates): kind "trained", "fixed"
-    (dashed) or "data" (no fill)."""
-    x, y = xy
-    style = {
-        "trained": dict(facecolor=TRAINED, edgecolor="black", linestyle="-"),
-        "fixed": dict(facecolor=FIXED, edgecolor="black", linestyle="--"),
-        "data": dict(facecolor="white", edgecolor="grey", linestyle="-"),
-    }[kind]
-    patch = FancyBboxPatch((x - width / 2, y - BOX_H / 2), width, BOX_H,
-                           boxstyle="round,pad=0.01,rounding_size=0.03", linewidth=1.2,
-                           transform=ax.transAxes, **style)
-    patch.set_gid(kind)  # lets a test (or a reader of the figure) ask what the box depicts
-    ax.add_patch(patch)
-    ax.text(x, y, text, ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
-    return patch
-
-
-def _arrow(ax, start, end, label=None, *, rad=0.0):
-    """An arrow from ``start`` to ``end`` (axes coordinates), optionally labelled at its middle."""
-    arrow = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, linewidth=1.2,
-                            connectionstyle=f"arc3,rad={rad}", transform=ax.transAxes,
-                            color="black")
-    ax.add_patch(arrow)
-    if label:
-        mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-        ax.text(mx, my + 0.05 + abs(rad) * 0.25, label, ha="center", va="bottom", fontsize=FONT,
-                transform=ax.transAxes, style="italic")
-    return arrow
-
-
-def _panel(ax, title):
-    """An empty 1 x 1 panel without axes, titled."""
-    ax.set_title(title, fontsize=FONT + 1)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
 
 
 def adda_stages(encoder=None, classifier=None, discriminator=None, *, figsize=(7.5, 3.2)):
