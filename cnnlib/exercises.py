@@ -438,6 +438,7 @@ def check_function(name: str, function, cases, *, rtol: float = 1e-6,
     ``expected`` may be a function of no arguments, computed only then.
     """
     __tracebackhide__ = True
+    cases = list(cases)  # a generator would be used up by the first pass
     calls = [tuple(args) for args, _ in cases]
     sealed = _Sealed([expected for _, expected in cases])
     del cases  # the student's function runs next; the expected values stay sealed
