@@ -29,7 +29,9 @@ can neither reach the instructor's files nor go unnoticed:
   ``cnnlib.exercises`` or redefines ``check``, walks frames (``sys._getframe``, ``inspect.``,
   ``f_locals``), changes how IPython reads cells (``input_transformers``), replaces the
   exception handler (``set_custom_exc``), defines ``__eq__`` or ``__torch_function__``, or the
-  like (FLAGS below). Flags are for a human to look at: a flagged submission keeps its score.
+  like (FLAGS below), or that copies a check cell's oracle (a check cell's line verbatim, or a
+  name only a check cell defines). Flags are for a human to look at: a flagged submission keeps
+  its score.
 
 The exit status is 0 when every submission was graded and none is flagged, 1 when some are
 flagged or could not be graded, 2 for a usage error (a missing course folder, say).
@@ -37,6 +39,7 @@ flagged or could not be graded, 2 for a usage error (a missing course folder, sa
 from __future__ import annotations
 
 import argparse
+import ast
 import compileall
 import hashlib
 import json
@@ -122,13 +125,66 @@ def code_flags(submitted, released) -> list[str]:
     return flags
 
 
+def is_check_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def bound_and_read(source: str) -> tuple[set, set]:
+    """The names a cell binds (assigns, defines, imports, takes as arguments) and those it reads."""
+    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name.split(".")[0])
+    return bound, read
+
+
+def _lines(source: str) -> set[str]:
+    """A cell's lines, whitespace collapsed; short ones (``)``, ``x = 1``) say nothing."""
+    return {" ".join(line.split()) for line in source.splitlines() if len("".join(line.split())) >= 12}
+
+
+def oracle_flags(submitted, released) -> list[str]:
+    """Student code that copies a check cell's oracle: a line of a check cell verbatim, or a name
+    that only a check cell defines (``conv_width``, ``cases``: a later check cell's globals are
+    there to read when the student's function is called)."""
+    checks = [c for c in released.cells if is_check_cell(c)]
+    others = [c for c in released.cells if c.cell_type == "code" and not is_check_cell(c)]
+    other_lines = set().union(*(_lines(c.source) for c in others))
+    check_lines = set().union(*(_lines(c.source) for c in checks)) - other_lines
+    bound_elsewhere = set().union(*(bound_and_read(c.source)[0] for c in others))
+    oracle_names = set().union(*(bound_and_read(c.source)[0] for c in checks)) - bound_elsewhere
+    flags = []
+    for index, source in student_code_cells(submitted, released):
+        copied = sorted(_lines(source) & check_lines, key=len, reverse=True)
+        # one short line in common (`for R in range(1, 193)`) can be chance; a long one or two are not
+        if len(copied) >= 2 or (copied and len("".join(copied[0].split())) >= 30):
+            flags.append(f"cell {index} copies a check cell's line: {copied[0][:70]!r}")
+        bound, read = bound_and_read(source)
+        borrowed = sorted((read - bound) & oracle_names)
+        if borrowed:
+            flags.append(f"cell {index} uses {', '.join(borrowed)}, which only a check cell defines")
+    return flags
+
+
 def silent_check_flags(autograded) -> list[str]:
     """Check cells that neither failed nor printed a verdict: a genuine check does one or the other."""
     flags = []
     for cell in autograded.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+        if not is_check_cell(cell):
             continue
+        meta = cell.metadata.nbgrader
         outputs = cell.get("outputs", [])
         failed = any(o.output_type == "error" for o in outputs)
         text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
@@ -318,7 +374,8 @@ def grade(course: Path, assignment: str, students=None, timeout: float = 1800, d
         for student, path in submissions(course, assignment, students):
             result = Result(student, path.stem)
             released = nbformat.read(template / "release" / assignment / path.name, 4)
-            result.flags += code_flags(nbformat.read(path, 4), released)
+            submitted = nbformat.read(path, 4)
+            result.flags += code_flags(submitted, released) + oracle_flags(submitted, released)
             sandbox = work / "sandboxes" / f"{student}-{path.stem}"
             lib = read_only_copy(ROOT / "cnnlib", sandbox / "lib" / "cnnlib").parent
             lib_digest = tree_digest(lib)
