@@ -16,7 +16,9 @@ can neither reach the instructor's files nor go unnoticed:
   0444 and folders 0555) and put first on ``PYTHONPATH``; the data (``CNNLIB_DATA``) is copied
   read-only too, and the cache (``CNNLIB_CACHE``), ``HOME``, IPython's and Jupyter's folders are
   private to the sandbox, so no submission can leave anything behind for the next one (an IPython
-  start-up file, a poisoned cache). Read-only stops careless and naive writes; the student's code
+  start-up file, a poisoned cache). The private cache starts as a copy of ``--seed-cache``
+  (default: ``$CNNLIB_CACHE``, the instructor's), so that the data sets are not decoded again for
+  every student. Read-only stops careless and naive writes; the student's code
   runs as the same user and could chmod the copy back, which is flagged (``os.chmod``).
 * **Results merged through nbgrader's own database API** once the kernel is gone: the auto scores
   and comments go into the course's gradebook (``nbgrader.api.Gradebook``), and the autograded
@@ -362,7 +364,7 @@ def submissions(course: Path, assignment: str, students: list[str] | None):
 
 
 def grade(course: Path, assignment: str, students=None, timeout: float = 1800, db_url=None,
-          data: Path | None = None, keep: bool = False) -> list[Result]:
+          data: Path | None = None, keep: bool = False, seed_cache: Path | None = None) -> list[Result]:
     """Grade every submission of ``assignment`` in ``course`` (see the module docstring)."""
     db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
     work = Path(tempfile.mkdtemp(prefix="cnnlib-grade-"))
@@ -379,6 +381,9 @@ def grade(course: Path, assignment: str, students=None, timeout: float = 1800, d
             sandbox = work / "sandboxes" / f"{student}-{path.stem}"
             lib = read_only_copy(ROOT / "cnnlib", sandbox / "lib" / "cnnlib").parent
             lib_digest = tree_digest(lib)
+            if seed_cache is not None and seed_cache.is_dir():
+                # a copy, never links: a file the student's code rewrites must not reach the next one
+                shutil.copytree(seed_cache, sandbox / "cache", ignore=shutil.ignore_patterns("*.lock", "*.tmp"))
             start = time.perf_counter()
             run, failure = grade_one(template, path, assignment, student, work,
                                      sandbox_env(sandbox, lib, data_copy), timeout)
@@ -438,13 +443,19 @@ def main(argv=None) -> int:
     parser.add_argument("--db", help="the course gradebook's URL (default: sqlite in the course folder)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the sandbox folder (to debug)")
+    parser.add_argument("--seed-cache", type=Path, default=os.environ.get("CNNLIB_CACHE") or None,
+                        help="copy this cache (decoded data sets, checkpoints) into each sandbox's "
+                             "private cache, so that no student pays for decoding (default: $CNNLIB_CACHE)")
+    parser.add_argument("--no-seed-cache", dest="seed_cache", action="store_const", const=None,
+                        help="start every sandbox with an empty cache")
     args = parser.parse_args(argv)
     course = args.course.resolve()
     for needed in (course / "source" / args.assignment, course / "submitted"):
         if not needed.is_dir():
             raise ValueError(f"{needed} is not a folder: run `make course` and collect the submissions first")
     data = Path(os.environ["CNNLIB_DATA"]) if os.environ.get("CNNLIB_DATA") else None
-    results = grade(course, args.assignment, args.student, args.timeout, args.db, data, args.keep)
+    seed = Path(args.seed_cache) if args.seed_cache else None
+    results = grade(course, args.assignment, args.student, args.timeout, args.db, data, args.keep, seed)
     if not results:
         raise ValueError(f"no submissions of {args.assignment!r} in {course / 'submitted'}")
     print(summary(results))
