@@ -63,8 +63,9 @@ _ACCEPTED = "a Python number, a tuple or list, a NumPy array or a torch tensor"
 _NUMERIC_KINDS = "biuf"  # NumPy dtype kinds: bool, signed, unsigned, float
 
 
-class _Refused(Exception):
-    """The answer (or a part of it) is of a type the checker does not read; the message says why."""
+class UnreadableAnswer(TypeError):
+    """The answer (or a part of it) is of a type the checker does not read; the message says why
+    (the checks turn it into the student's ``AssertionError``)."""
 
 
 def _type_name(value) -> str:
@@ -87,8 +88,8 @@ def freeze(value, depth: int = 0):
     """``value`` as plain values: ``None``, ``bool``, ``int``, ``float``, ``str``, a tuple of plain
     values, or a C-contiguous float64 NumPy array that owns its data.
 
-    Raises :class:`_Refused` for any other type, subclasses included, before calling any of its
-    methods (see the module docstring).
+    Raises :class:`UnreadableAnswer` for any other type, subclasses included, before calling any
+    of its methods (see the module docstring).
     """
     kind = type(value)
     if value is None or kind in _PLAIN:
@@ -101,24 +102,24 @@ def freeze(value, depth: int = 0):
         return float(value)
     if kind in _SEQUENCES:
         if depth >= MAX_DEPTH:
-            raise _Refused(f"got tuples or lists nested more than {MAX_DEPTH} deep")
+            raise UnreadableAnswer(f"got tuples or lists nested more than {MAX_DEPTH} deep")
         return tuple(freeze(item, depth + 1) for item in value)
     if kind in _TENSORS:
         return _tensor_values(value)
     if kind is np.ndarray:
         return _array_values(value)
-    raise _Refused(_odd_type(value))
+    raise UnreadableAnswer(_odd_type(value))
 
 
 def _tensor_values(tensor: torch.Tensor) -> np.ndarray:
     if tensor.is_complex():
         return _refuse_dtype(f"a tensor of dtype {tensor.dtype}")
     if tensor.layout != torch.strided:
-        raise _Refused(f"got a {tensor.layout} tensor: return a dense one (.to_dense())")
+        raise UnreadableAnswer(f"got a {tensor.layout} tensor: return a dense one (.to_dense())")
     try:
         copied = tensor.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
     except Exception as err:  # a meta or quantized tensor has no values to read
-        raise _Refused(f"got a tensor whose values cannot be read ({type(err).__name__}: "
+        raise UnreadableAnswer(f"got a tensor whose values cannot be read ({type(err).__name__}: "
                        f"{str(err).splitlines()[0][:80] if str(err) else ''})") from None
     return np.array(copied, dtype=np.float64, order="C", copy=True)
 
@@ -130,7 +131,7 @@ def _array_values(array: np.ndarray) -> np.ndarray:
 
 
 def _refuse_dtype(what: str):
-    raise _Refused(f"got {what}, expected real numbers")
+    raise UnreadableAnswer(f"got {what}, expected real numbers")
 
 
 def _freeze_expected(expected):
@@ -142,7 +143,7 @@ def _freeze_expected(expected):
         expected = expected()
     try:
         return freeze(expected)
-    except _Refused as err:
+    except UnreadableAnswer as err:
         raise TypeError(f"the check cell's expected value: {err}") from None
 
 
@@ -238,7 +239,7 @@ def describe_mismatch(actual, expected, rtol: float = 1e-6) -> str | None:
     """
     try:
         actual = freeze(actual)
-    except _Refused as err:
+    except UnreadableAnswer as err:
         return str(err)
     return _mismatch(actual, _freeze_expected(expected), rtol)
 
@@ -414,7 +415,7 @@ def check(name: str, answer, expected, *, rtol: float = 1e-6, timeout: float | N
         raise AssertionError(f"… {name}: not done yet ({_why_not_done(err)}).") from None
     try:
         actual = freeze(actual)
-    except _Refused as err:
+    except UnreadableAnswer as err:
         raise AssertionError(f"✘ {name}: {err}.") from None
     problem = _mismatch(actual, _freeze_expected(sealed.open()), rtol)
     if problem:
@@ -452,7 +453,7 @@ def check_function(name: str, function, cases, *, rtol: float = 1e-6,
             failure = _timed_out(shown, timeout)
         except NOT_DONE as err:
             failure = AssertionError(f"… {name}: not done yet ({_why_not_done(err)}).")
-        except _Refused as err:
+        except UnreadableAnswer as err:
             failure = AssertionError(f"✘ {shown}: {err}.")
         except Exception as err:  # the student's code failed on this case: say which case
             failure = AssertionError(f"✘ {shown} raised {type(err).__name__}: {err}")
