@@ -141,3 +141,12 @@ def test_grade_says_what_is_missing_in_a_course_folder(tmp_path, capsys):
 
     assert cli.run(grade.main, ["chapters", "--course", str(tmp_path)]) == 2
     assert "run `make course`" in capsys.readouterr().err
+
+
+def test_grade_needs_the_course_gradebook(tmp_path, capsys):
+    import cli
+
+    for folder in ("source/chapters", "submitted"):
+        (tmp_path / folder).mkdir(parents=True)
+    assert cli.run(grade.main, ["chapters", "--course", str(tmp_path)]) == 2
+    assert "gradebook.db is missing" in capsys.readouterr().err

@@ -453,6 +453,9 @@ def main(argv=None) -> int:
     for needed in (course / "source" / args.assignment, course / "submitted"):
         if not needed.is_dir():
             raise ValueError(f"{needed} is not a folder: run `make course` and collect the submissions first")
+    if args.db is None and not (course / "gradebook.db").is_file():
+        raise ValueError(f"{course / 'gradebook.db'} is missing: release the assignment first "
+                         f"(`make course`, or nbgrader generate_assignment {args.assignment})")
     data = Path(os.environ["CNNLIB_DATA"]) if os.environ.get("CNNLIB_DATA") else None
     seed = Path(args.seed_cache) if args.seed_cache else None
     results = grade(course, args.assignment, args.student, args.timeout, args.db, data, args.keep, seed)
