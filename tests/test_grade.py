@@ -150,3 +150,11 @@ def test_grade_needs_the_course_gradebook(tmp_path, capsys):
         (tmp_path / folder).mkdir(parents=True)
     assert cli.run(grade.main, ["chapters", "--course", str(tmp_path)]) == 2
     assert "gradebook.db is missing" in capsys.readouterr().err
+
+
+def test_a_deleted_check_cell_is_flagged():
+    released = _release()
+    kept = _submitted("def width(W):\n    return W - 2\n")
+    assert grade.missing_check_flags(kept, released) == []
+    del kept.cells[2]
+    assert grade.missing_check_flags(kept, released) == ["check cell ex1_check was deleted"]

@@ -27,8 +27,8 @@ can neither reach the instructor's files nor go unnoticed:
   ``flagged`` in the gradebook (the formgrader shows it).
 * **Flags,** printed per student: a check cell that printed no verdict (a genuine check prints
   ``✔`` or fails: no output means it did not run, e.g. under an input transformer that turns
-  cells into ``pass``), and student code (answer cells, added or edited cells) that touches
-  ``cnnlib.exercises`` or redefines ``check``, walks frames (``sys._getframe``, ``inspect.``,
+  cells into ``pass``) or was deleted (nbgrader does not restore it), and student code (answer
+  cells, added or edited cells) that touches ``cnnlib.exercises`` or redefines ``check``, walks frames (``sys._getframe``, ``inspect.``,
   ``f_locals``), changes how IPython reads cells (``input_transformers``), replaces the
   exception handler (``set_custom_exc``), defines ``__eq__`` or ``__torch_function__``, or the
   like (FLAGS below), or that copies a check cell's oracle (a check cell's line verbatim, or a
@@ -178,6 +178,14 @@ def oracle_flags(submitted, released) -> list[str]:
         if borrowed:
             flags.append(f"cell {index} uses {', '.join(borrowed)}, which only a check cell defines")
     return flags
+
+
+def missing_check_flags(autograded, released) -> list[str]:
+    """Check cells of the release that the submission no longer has: nbgrader does not restore a
+    deleted cell (it scores 0 and "needs manual grade"), so a person should look."""
+    present = {c.metadata.nbgrader.grade_id for c in autograded.cells if is_check_cell(c)}
+    return [f"check cell {c.metadata.nbgrader.grade_id} was deleted" for c in released.cells
+            if is_check_cell(c) and c.metadata.nbgrader.grade_id not in present]
 
 
 def silent_check_flags(autograded) -> list[str]:
@@ -399,7 +407,8 @@ def grade(course: Path, assignment: str, students=None, timeout: float = 1800, d
                 result.flags.append(failure)
             else:
                 autograded = run / "autograded" / student / assignment / path.name
-                result.flags += silent_check_flags(nbformat.read(autograded, 4))
+                graded_nb = nbformat.read(autograded, 4)
+                result.flags += silent_check_flags(graded_nb) + missing_check_flags(graded_nb, released)
                 grades, comments, timestamp = sandbox_scores(run, assignment, student, path.stem)
                 result.scores = {name: (s, m) for name, (s, m, _) in grades.items()}
                 merge(db_url, assignment, student, path.stem, grades, comments, timestamp,
