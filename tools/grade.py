@@ -28,12 +28,12 @@ can neither reach the instructor's files nor go unnoticed:
 * **Flags,** printed per student: a check cell that printed no verdict (a genuine check prints
   ``✔`` or fails: no output means it did not run, e.g. under an input transformer that turns
   cells into ``pass``) or was deleted (nbgrader does not restore it), and student code (answer
-  cells, added or edited cells) that touches ``cnnlib.exercises`` or redefines ``check``, walks frames (``sys._getframe``, ``inspect.``,
-  ``f_locals``), changes how IPython reads cells (``input_transformers``), replaces the
-  exception handler (``set_custom_exc``), defines ``__eq__`` or ``__torch_function__``, or the
-  like (FLAGS below), or that copies a check cell's oracle (a check cell's line verbatim, or a
-  name only a check cell defines). Flags are for a human to look at: a flagged submission keeps
-  its score.
+  cells, added or edited cells) that touches ``cnnlib.exercises`` or redefines ``check``, walks
+  frames (``sys._getframe``, ``inspect.``, ``f_locals``), changes how IPython reads cells
+  (``input_transformers``), replaces the exception handler (``set_custom_exc``), defines
+  ``__eq__`` or ``__torch_function__``, or the like (FLAGS below), or that copies a check cell's
+  oracle (a check cell's line verbatim, or a name only a check cell defines). Flags are for a
+  human to look at: a flagged submission keeps its score.
 
 The exit status is 0 when every submission was graded and none is flagged, 1 when some are
 flagged or could not be graded, 2 for a usage error (a missing course folder, say).
