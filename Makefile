@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test lint quick unit suite notebooks html browser student course grading mathjax bench execute \
+.PHONY: book test lint quick unit suite notebooks html browser student course grade validate grading mathjax bench execute \
         weights colab-venv colab-check gpu-check clean
 
 # Tests run in parallel (pytest-xdist), one process per core, a test file per process at a time
@@ -81,11 +81,21 @@ student: $(STAMP)         ## the student edition: solutions stubbed, hidden test
 course: $(STAMP)          ## an nbgrader course folder in course/, the chapters released as assignment `chapters`
 	mkdir -p course/source/chapters
 	cp chapters/*.ipynb course/source/chapters/
-	test -f course/nbgrader_config.py || printf '%s\n' 'c = get_config()' \
-	  'c.CourseDirectory.course_id = "cnnlib"' \
-	  'c.Execute.timeout = 1800  # training cells take longer than nbgrader'"'"'s default 30 s' \
-	  > course/nbgrader_config.py
+	test -f course/nbgrader_config.py || cp tools/nbgrader_config.py course/nbgrader_config.py
+	@grep -q ClearHiddenTests course/nbgrader_config.py || echo "warning: course/nbgrader_config.py is \
+	  older than tools/nbgrader_config.py: its feedback pages show the hidden tests; copy the new one over it"
 	cd course && PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/nbgrader generate_assignment chapters --force
+
+# Autograde in a sandbox (tools/grade.py): one temporary course folder per student and notebook,
+# a read-only cnnlib, a private cache, a time limit; scores merged into course/gradebook.db through
+# nbgrader's API; cheats flagged per student. Exit status 1 when a submission is flagged.
+ASSIGNMENT ?= chapters
+grade: $(STAMP)           ## autograde course/submitted/*/$(ASSIGNMENT) in a sandbox and flag cheats [STUDENT=id] [TIMEOUT=s]
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python tools/grade.py $(ASSIGNMENT) --course course \
+	  $(if $(STUDENT),--student $(STUDENT)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+validate: $(STAMP)        ## nbgrader's validator with an exit status: make validate NB=path/to/chapter.ipynb (non-zero when a check fails)
+	$(BIN)/python tools/validate.py $(or $(NB),$(error NB=path/to/notebook.ipynb is needed))
 
 grading: $(STAMP)         ## nbgrader grades the chapters (all 13): blank, solved, one wrong answer (fast profile)
 	CNNLIB_NBGRADER_CHAPTERS=all $(BIN)/python -m pytest tests/test_nbgrader.py -q

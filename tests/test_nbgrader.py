@@ -9,7 +9,11 @@ releases them, and:
   wrong answer per chapter full points except on exactly that exercise;
 * the unanswered release fails only in its answer and check cells, and each check says
   "not done yet" (the rest of the chapter ran);
-* `nbgrader validate` fails an unanswered chapter and passes a solved one.
+* `tools/validate.py` (nbgrader's validator) exits 1 for an unanswered chapter and 0 for a solved one;
+* one tools/grade.py run (the sandbox of `make grade`) grades chapter 1 as handed in by four
+  students, one per cheat of issue 20 or several cheats per student: each cheat scores 0 on its
+  exercise or is flagged, a correct answer that warns keeps its points, and the feedback pages
+  show no hidden test (4.3 min on two shared cores under load, the data cache seeded).
 
 Autograding executes every chapter three times (and validate one chapter twice more), training
 cells included, so by default only a fast subset of the chapters is graded: AUTOGRADED below
@@ -217,10 +221,238 @@ def test_the_unanswered_release_fails_only_in_its_exercises(graded):
                 assert not errors, (path.name, i, errors and errors[0].evalue)
 
 
+def validate(notebook):
+    """tools/validate.py (`make validate NB=...`): nbgrader's validator, with an exit status."""
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "validate.py"), str(notebook)],
+                          env=_grade_env(), capture_output=True, text=True)
+
+
 def test_validate_fails_an_unanswered_chapter_and_passes_a_solved_one(graded):
+    # `nbgrader validate` prints "VALIDATION FAILED" and exits 0: tools/validate.py exits 1
     course, chapters, _ = graded
     path = next((p for p in chapters if p.name.startswith(VALIDATED)), chapters[0])
-    unanswered = nbgrader(course, "validate", str(course / "release" / "ch" / path.name))
-    assert "VALIDATION FAILED" in unanswered and "Success!" not in unanswered
-    answered = nbgrader(course, "validate", str(course / "submitted" / "solved" / "ch" / path.name))
-    assert "Success! Your notebook passes all the tests." in answered, answered
+    unanswered = validate(course / "release" / "ch" / path.name)
+    assert unanswered.returncode == 1, unanswered.stdout + unanswered.stderr
+    assert f"✘ {course / 'release' / 'ch' / path.name}:" in unanswered.stdout
+    assert "not done yet" in unanswered.stdout
+    answered = validate(course / "submitted" / "solved" / "ch" / path.name)
+    assert answered.returncode == 0, answered.stdout + answered.stderr
+    assert "passes all the tests" in answered.stdout
+
+
+# ---------------------------------------------------------------- cheats, graded in the sandbox (make grade)
+#
+# Each cheat of issue 20, as a student would hand it in: a copy of chapter 1's release with the
+# reference solutions pasted back, and one or more answer cells replaced by the cheat. All the
+# students are graded by ONE `tools/grade.py` run (each in its own sandbox, as an instructor's
+# `make grade` does), which merges the scores into the course gradebook; the feedback is then
+# generated once. Every cheat must score 0 on its exercise or be flagged.
+
+CHEAT_CHAPTER = "01"
+
+_STACK_READER = '''import sys
+
+
+def _expected_from_the_stack():
+    """Reads the checker's `expected` off a frame up the stack (the issue's cheat)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if "expected" in frame.f_locals:
+            return frame.f_locals["expected"]
+        frame = frame.f_back
+    return None
+'''
+
+_CHAMELEON = '''class _AnyShape(tuple):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+
+class _Chameleon(torch.Tensor):
+    """A tensor whose shape matches anything and whose difference is always zero."""
+
+    @property
+    def shape(self):
+        return _AnyShape()
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("detach", "to", "contiguous", "cpu", "double"):
+            return args[0]
+        if name == "isfinite":
+            return torch.tensor(True)
+        return torch.zeros(())
+
+
+def conv2d_unfold(x, weight, bias=None, stride=1, padding=0):
+    return torch.zeros(1).as_subclass(_Chameleon)
+'''
+
+
+def _oracle_copy(source):
+    """Exercise 1 answered with the check cell's oracle, `conv_width`, copied over."""
+    check = grade_cells(source)["ex1_check"].source.splitlines()
+    start = next(i for i, line in enumerate(check) if line.startswith("def conv_width"))
+    return "\n".join(check[start:start + 2]) + (
+        "\n\n\ndef output_size(W, F, S=1, P=0):\n    return conv_width(W, F, S, P)\n")
+
+
+CHEATS = {
+    # the control: right answers, one of which prints a UserWarning to stderr (the issue: 0 points)
+    "honest": {"ex1_answer": "import warnings\n\n\ndef output_size(W, F, S=1, P=0):\n"
+                             "    warnings.warn('integer division ahead', UserWarning)\n"
+                             "    return (W - F + 2 * P) // S + 1\n"},
+    # replaces cnnlib.exercises.check / check_function in an earlier cell
+    "swap": {"ex1_answer": "import cnnlib.exercises\n\n\ndef _always_right(name, *args, **kwargs):\n"
+                           "    print(f'✔ {name}: correct.')\n\n\n"
+                           "cnnlib.exercises.check = cnnlib.exercises.check_function = _always_right\n\n\n"
+                           "def output_size(W, F, S=1, P=0):\n    return 0\n"},
+    # an IPython input transformer that turns every later cell into `pass`
+    "silent": {"ex1_answer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n\n\n"
+                             "def output_size(W, F, S=1, P=0):\n    return 0\n"},
+    # several cheats, one per exercise: the oracle copied (1), expected read off the stack by a
+    # function (2) and by a number type (3), a tensor subclass (5); exercise 4 is answered honestly
+    "mixed": {
+        "ex1_answer": None,  # _oracle_copy(source), filled in by the fixture
+        "ex2_answer": _STACK_READER + "\n\ndef conv_params(F, C_in, C_out, bias=True):\n"
+                                      "    return _expected_from_the_stack()\n",
+        "ex3_answer": _STACK_READER + "\n\ndef stacked_receptive_field(n, F=3):\n    return 1 + n * (F - 1)\n\n\n"
+                                      "class _Sneaky(int):\n    def __eq__(self, other):\n        return True\n\n"
+                                      "    __hash__ = int.__hash__\n\n    def __float__(self):\n"
+                                      "        return float(_expected_from_the_stack())\n\n\n"
+                                      "layers_for_11 = _Sneaky(0)\n",
+        "ex5_answer": _CHAMELEON,
+    },
+}
+
+
+def _grade_env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "MPLBACKEND": "Agg", "CNNLIB_PROFILE": "fast",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    """The CHEATS students of chapter 1, graded by one tools/grade.py run; feedback generated."""
+    import json
+    import time
+
+    from nbgrader.api import Gradebook
+
+    path = next(p for p in CHAPTERS if p.name.startswith(CHEAT_CHAPTER))
+    course = tmp_path_factory.mktemp("cheats")
+    make_course(course, "ch", [path])
+    with open(course / "nbgrader_config.py", "a") as config:  # the course config `make course` installs
+        config.write((ROOT / "tools" / "nbgrader_config.py").read_text().replace("c = get_config()", ""))
+    nbgrader(course, "generate_assignment", "ch", "--force")
+    release, source = nbformat.read(course / "release" / "ch" / path.name, 4), nbformat.read(path, 4)
+    for who, answers in CHEATS.items():
+        nb = solved(release, source)
+        for grade_id, cheat in answers.items():
+            answer_cells(nb)[grade_id].source = cheat if cheat is not None else _oracle_copy(source)
+        target = course / "submitted" / who / "ch" / path.name
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), "ch", "--course", str(course),
+                           "--json", str(course / "report.json"), "--timeout", "900"],
+                          env=_grade_env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"\ntools/grade.py: {len(CHEATS)} students of chapter {CHEAT_CHAPTER} in {seconds:.0f} s\n{done.stdout}")
+    assert done.returncode in (0, 1), f"tools/grade.py failed:\n{done.stdout}\n{done.stderr}"
+    report = {r["student"]: r for r in json.loads((course / "report.json").read_text())}
+    nbgrader(course, "generate_feedback", "ch")
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # the course's own gradebook
+        for who in CHEATS:
+            nb = gb.find_submission_notebook(path.stem, "ch", who)
+            scores[who] = ({g.name: (g.score, g.max_score) for g in nb.grades}, nb.flagged)
+    return course, path, done, report, scores
+
+
+def _flags(sandboxed, who):
+    return sandboxed[3][who]["flags"]
+
+
+def _score(sandboxed, who, exercise):
+    return sandboxed[4][who][0][f"ex{exercise}_check"]
+
+
+def test_a_correct_answer_that_warns_gets_its_points_and_no_flag(sandboxed):
+    grades, flagged = sandboxed[4]["honest"]
+    assert all(score == maximum > 0 for score, maximum in grades.values()), grades
+    assert _flags(sandboxed, "honest") == [] and not flagged
+
+
+def test_replacing_the_checker_is_flagged(sandboxed):
+    assert any("touches cnnlib.exercises" in f for f in _flags(sandboxed, "swap")), _flags(sandboxed, "swap")
+    assert sandboxed[4]["swap"][1]  # nbgrader's own flag, in the course gradebook
+
+
+def test_an_input_transformer_that_silences_later_cells_is_flagged(sandboxed):
+    flags = _flags(sandboxed, "silent")
+    assert any("input_transformers" in f for f in flags), flags
+    assert any("ex5_check produced no output" in f for f in flags), flags
+
+
+def test_reading_expected_off_the_stack_scores_zero(sandboxed):
+    assert _score(sandboxed, "mixed", 2)[0] == 0  # a function that returns the frame's `expected`
+    assert _score(sandboxed, "mixed", 3)[0] == 0  # a number type whose __float__ does it
+    assert any("sys._getframe" in f for f in _flags(sandboxed, "mixed"))
+
+
+def test_a_tensor_subclass_that_matches_anything_scores_zero(sandboxed):
+    assert _score(sandboxed, "mixed", 5)[0] == 0
+    assert any("__torch_function__" in f or "tensor or array operations" in f for f in _flags(sandboxed, "mixed"))
+
+
+def test_copying_the_oracle_is_flagged(sandboxed):
+    flags = _flags(sandboxed, "mixed")
+    nb = nbformat.read(sandboxed[1], 4)
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_answer")
+    assert any(f.startswith(f"cell {index} copies a check cell's line") for f in flags), flags
+    score, maximum = _score(sandboxed, "mixed", 4)
+    assert score == maximum  # the honest exercise among the cheats keeps its points
+
+
+def test_grade_prints_the_flagged_students(sandboxed):
+    done = sandboxed[2]
+    assert done.returncode == 1
+    assert "flagged: mixed, silent, swap" in done.stdout
+    assert "graded 4 of 4 notebooks (4 students)" in done.stdout
+
+
+def _text(html_or_source):
+    """Text with tags removed and entities decoded, whitespace collapsed: what a reader sees."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", html_or_source)).split())
+
+
+def _hidden_lines(source):
+    """Each hidden test's lines (whitespace collapsed) that the release does not show elsewhere."""
+    shown = _text("\n".join(c.source for c in student.student_edition(source).cells))
+    hidden = []
+    for cell in grade_cells(source).values():
+        for text in student.strip_hidden_tests(cell.source)[1]:
+            hidden += [" ".join(line.split()) for line in text.splitlines() if len(line.strip()) > 8]
+    return [line for line in hidden if line not in shown]
+
+
+def test_feedback_shows_no_hidden_tests(sandboxed):
+    course, path = sandboxed[0], sandboxed[1]
+    hidden = _hidden_lines(nbformat.read(path, 4))
+    assert hidden, "chapter 1 has hidden tests"
+    # the autograded notebooks do hold them (nbgrader restores them): the search finds them there
+    autograded = _text("\n".join(c.source for c in nbformat.read(course / "autograded" / "honest" / "ch" / path.name, 4).cells))
+    assert all(line in autograded for line in hidden)
+    for who in CHEATS:
+        page = _text((course / "feedback" / who / "ch" / f"{path.stem}.html").read_text())
+        assert "BEGIN HIDDEN TESTS" not in page
+        assert [line for line in hidden if line in page] == [], who
