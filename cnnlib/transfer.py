@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import textwrap
 from collections import OrderedDict
 
 import torch
@@ -309,8 +310,9 @@ def imagenet_resnet18(timeout: float = 5.0):
             model = torchvision.models.resnet18(weights=weights, progress=False)
     except Exception:  # URLError, timeouts, DNS failures: all mean "not available"
         # One plain sentence for the page: an exception's name would read as an error there.
-        return None, ("ResNet-18's ImageNet weights are downloaded on first use; this copy was run "
-                      "without a network connection, so this comparison is left out.")
+        return None, textwrap.fill(  # in lines that fit the book's column
+            "ResNet-18's ImageNet weights are downloaded on first use; this copy was run "
+            "without a network connection, so this comparison is left out.", 79)
     finally:
         socket.setdefaulttimeout(old)
     return model, f"loaded torchvision's {weights} ({weights.meta['num_params']:,} parameters)"

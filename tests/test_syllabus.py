@@ -51,3 +51,13 @@ def test_an_outcome_naming_a_missing_exercise_is_an_error(monkeypatch):
 def test_a_page_without_its_markers_is_refused():
     with pytest.raises(syllabus.SyllabusError, match="lost its markers"):
         syllabus.render("# Syllabus\n", syllabus.all_facts())
+
+
+def test_at_least_half_the_points_go_to_thinking_exercises():
+    facts = syllabus.all_facts()
+    every = sum(sum(c["points"]) for c in facts.values())
+    thinking = sum(facts[n]["points"][e] for n, kinds in syllabus.KINDS.items()
+                   for e, kind in enumerate(kinds) if kind in syllabus.THINKING)
+    assert thinking >= every / 2, f"{thinking} of {every} points"
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"carry {thinking} of the {every} points" in readme, "README's 'A course on the book'"

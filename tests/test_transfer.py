@@ -250,4 +250,5 @@ def test_offline_imagenet_weights_give_one_sentence_and_print_nothing(monkeypatc
     assert model is None
     assert captured.out == "" and captured.err == ""
     assert message.count(".") == 1 and message.endswith("is left out.")
+    assert all(len(line) <= 79 for line in message.splitlines()), "fits the book's column"
     assert "Errno" not in message and "Downloading" not in message and "Error" not in message

@@ -11,8 +11,10 @@ the exercises that assess it (an exercise a chapter does not have is an error), 
 exercise has a kind, what it asks a student to do:
 
 - ``count``: count parameters, channels or sizes with a formula the chapter gives;
-- ``formula``: write a formula or an equation the chapter states as code;
-- ``implement``: write an algorithm (a forward or backward pass, a loss, a map) as code;
+- ``formula``: write as code a formula, an expression or an algorithm the chapter (or the
+  exercise) states;
+- ``implement``: write an algorithm as code that the chapter describes only in words (a
+  convolution by unfolding, a hue, an occlusion map, one training step);
 - ``derive``: work a result out (on paper first) that the chapter does not state;
 - ``design``: choose a value or a structure under a constraint;
 - ``predict``: say what an experiment will show, then check it by running it.
@@ -40,17 +42,19 @@ KINDS = {
     1: ["formula", "count", "derive", "derive", "implement"],
     2: ["formula", "derive", "formula", "count"],
     3: ["formula", "formula", "derive", "count", "predict"],
-    4: ["implement", "derive", "derive", "count", "derive"],
+    4: ["formula", "derive", "derive", "count", "derive"],
     5: ["implement", "implement", "derive", "count"],
     6: ["count", "count", "design"],
-    7: ["count", "count", "count"],
+    7: ["count", "count", "derive"],
     8: ["count", "design", "count"],
-    9: ["implement", "count", "design"],
-    10: ["count", "implement", "implement"],
+    9: ["formula", "count", "design"],
+    10: ["count", "formula", "formula"],
     11: ["formula", "formula", "derive", "implement"],
-    12: ["formula", "formula", "count"],
+    12: ["formula", "formula", "derive"],
     13: ["derive", "implement", "implement", "implement"],
 }
+
+THINKING = ("implement", "derive", "design", "predict")  # the rest transcribe or count
 
 # (chapter, what a student can do after it, the exercises that assess it)
 OUTCOMES = [
@@ -67,13 +71,14 @@ OUTCOMES = [
     (5, "implement shift, colour and geometric augmentations and count what they produce",
      [1, 2, 3, 4]),
     (6, "follow the sizes and parameters of LeNet-5 and compare it with an MLP", [1, 2, 3]),
-    (7, "account for AlexNet's parameters: grouped convolutions and the FC layers", [1, 2, 3]),
+    (7, "account for AlexNet's parameters and its computation: grouped convolutions, FC "
+        "layers against conv layers", [1, 2, 3]),
     (8, "explain VGG's stacked 3x3 convs and GoogLeNet's 1x1 reductions in weights and memory",
      [1, 2, 3]),
     (9, "build a residual block and size ResNets and DenseNets", [1, 2, 3]),
     (10, "choose what to freeze and what to train when reusing a network", [1, 2, 3]),
     (11, "explain adversarial domain adaptation (ADDA) down to one update by hand", [1, 2, 3, 4]),
-    (12, "write CycleGAN's losses and size its PatchGAN discriminator", [1, 2, 3]),
+    (12, "write CycleGAN's losses and derive what its PatchGAN discriminator sees", [1, 2, 3]),
     (13, "read filters, dead units, occlusion and saliency maps of a trained network",
      [1, 2, 3, 4]),
 ]
@@ -174,6 +179,10 @@ def tables(facts: dict[int, dict]) -> str:
                  for e, k in enumerate(kinds) if k == kind]
         lines.append(f"| {kind} | {words} | {', '.join(f'{n}.{e}' for n, e, _ in found)} | "
                      f"{sum(p for *_, p in found)} of {every} |")
+    thinking = sum(facts[n]["points"][e] for n, kinds in KINDS.items()
+                   for e, k in enumerate(kinds) if k in THINKING)
+    lines += ["", f"Exercises that make a student think ({', '.join(THINKING)}) carry {thinking} "
+                  f"of the {every} points ({thinking / every:.0%})."]
     return "\n".join(lines) + "\n"
 
 
