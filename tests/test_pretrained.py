@@ -467,8 +467,9 @@ def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_n
     assert sentence.startswith("four_layer_relu: trained for the book with the")
     assert f"test accuracy {100 * full.meta['test_acc']:.2f} %" in sentence
     assert "make weights" not in sentence and "CNNLIB" not in sentence, "no machinery on the page"
-    assert wrap("see `make weights NET=four_layer_relu` now", 12).splitlines()[1] == \
-        "`make weights NET=four_layer_relu`", "a code span is never broken"
+    # 36 characters: plain textwrap would break the span at its spaces
+    assert wrap("see `make weights NET=four_layer_relu` now", 36).splitlines() == \
+        ["see", "`make weights NET=four_layer_relu`", "now"], "a code span is never broken"
     assert all(line.startswith("    ") for line in origin(full.meta, indent="    ").splitlines())
 
 
