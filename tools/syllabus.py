@@ -143,7 +143,7 @@ def hours(total_minutes: int) -> str:
 
 def tables(facts: dict[int, dict]) -> str:
     check_data(facts)
-    lines = ["### Thirteen weeks: a chapter a week", "",
+    lines = ["## Thirteen weeks: a chapter a week", "",
              "| Week | Chapter | Reading | Exercises (points) | Time for a student |",
              "|---|---|---|---|---|"]
     for number, chapter in facts.items():
@@ -153,20 +153,20 @@ def tables(facts: dict[int, dict]) -> str:
                      f"{chapter['words']:,} words, ~{reading} min | {len(chapter['points'])} "
                      f"({points} = {sum(chapter['points'])}) | ~{hours(total)} |")
     every = sum(sum(c["points"]) for c in facts.values())
-    lines += ["", "### Six weeks: the short course", "",
+    lines += ["", "## Six weeks: the short course", "",
               "| Week | Chapters | Points | Time for a student |", "|---|---|---|---|"]
     for week, numbers in SHORT_COURSE.items():
         total = sum(minutes(facts[n])[1] for n in numbers)
         points = sum(sum(facts[n]["points"]) for n in numbers)
         lines.append(f"| {week} | {', '.join(str(n) for n in numbers)} | {points} | "
                      f"~{hours(total)} |")
-    lines += ["", "### Learning outcomes and the exercises that assess them", "",
+    lines += ["", "## Learning outcomes and the exercises that assess them", "",
               "| Chapter | After it, a student can… | Exercises (points) |", "|---|---|---|"]
     for number, outcome, exercises in OUTCOMES:
         points = facts[number]["points"]
         listed = ", ".join(f"{number}.{e} ({points[e - 1]})" for e in exercises)
         lines.append(f"| {number} | {outcome} | {listed} |")
-    lines += ["", "### What the exercises ask", "",
+    lines += ["", "## What the exercises ask", "",
               "| Kind | What a student does | Exercises | Points |", "|---|---|---|---|"]
     meaning = {"count": "counts with a formula the chapter gives",
                "formula": "writes a stated formula as code",
