@@ -88,4 +88,3 @@ def origin(meta: dict, width: int = 79, indent: str = "") -> str:
                 f"{meta['epochs']} epochs on {meta['train_images']:,} images ({minutes:.1f} "
                 f"minutes on {device_in_words(meta['device'])}); test accuracy "
                 f"{100 * meta['test_acc']:.2f} % on {meta['test_images']:,} images.", width, indent)
-
