@@ -75,6 +75,7 @@ def device_in_words(description: str) -> str:
         return f"one {details.split(',')[0].strip()} GPU"
     return "a CPU" if kind == "cpu" else f"a {kind} device"
 
+
 @dataclass(frozen=True)
 class Profile:
     """How large the experiments of this run are: ``"fast"`` or ``"full"``."""

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import nbformat
 
+from format_notebooks import is_check_cell  # tools/, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "syllabus.md"
 START, END = "<!-- tables: tools/syllabus.py -->", "<!-- end of tables -->"
@@ -101,9 +103,8 @@ def chapter_facts(path: Path) -> dict:
             words += len(text.split())
             if title is None and cell.source.startswith("# "):
                 title = cell.source.splitlines()[0][2:].strip()
-        grading = cell.metadata.get("nbgrader", {})
-        if grading.get("grade") and not grading.get("solution"):
-            points.append(grading.get("points", 0))
+        if is_check_cell(cell):
+            points.append(cell.metadata["nbgrader"].get("points", 0))
     return {"title": title, "words": words, "points": points}
 
 

@@ -12,14 +12,13 @@ layer computes without changing the model's code (``cnnlib.inspection.record_out
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..checkpoint import model_fingerprint
+from ..checkpoint import model_fingerprint, state_digest
 from ..data.loader import DeviceLoader
 from ..inspection import evaluating, record_outputs
 from ..runtime import atomic_write
@@ -114,9 +113,8 @@ class SparsityTracker:
 
     def _key(self) -> dict:
         """What the rows depend on besides the weights (those the checkpoint answers for)."""
-        probe = self.probe.detach().to("cpu", torch.float64).contiguous()
         return {"network": model_fingerprint(self.model), "layers": self.layers,
-                "probe": hashlib.sha256(probe.numpy().tobytes()).hexdigest()[:16]}
+                "probe": state_digest(self.probe.detach())}
 
     def _read_log(self) -> list[dict]:
         try:
