@@ -146,21 +146,69 @@ def _is_torch(cls: type) -> bool:
     return cls.__module__.split(".")[0] in ("torch", "builtins")
 
 
+def _same_value(value, default) -> bool:
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # an array-like default, say: not a plain setting
+        return False
+
+
+def _torch_settings(module: nn.Module) -> dict:
+    """A torch layer's settings: the arguments of its constructor that it keeps as attributes
+    (kernel size, stride, ``eps``, ``momentum``, ``p``, ...), those left at their default left
+    out. Not its ``repr`` or all its attributes: both change between torch releases (2.14's
+    ``BatchNorm2d`` shows ``bias=True``, 2.11's does not), and a checkpoint or a recorded
+    prediction written under one torch must be recognised under another."""
+    try:
+        arguments = inspect.signature(type(module).__init__).parameters.values()
+    except (TypeError, ValueError):  # a constructor written in C: no settings to read
+        return {}
+    settings = {}
+    for argument in arguments:
+        name = argument.name
+        if (argument.kind in (argument.VAR_POSITIONAL, argument.VAR_KEYWORD)
+                or name in ("self", "device", "dtype") or not hasattr(module, name)
+                or name in module._parameters or name in module._buffers or name in module._modules):
+            continue  # weights (``bias``) and submodules are described on their own
+        value = getattr(module, name)
+        if argument.default is not argument.empty and _same_value(value, argument.default):
+            continue
+        settings[name] = stable_repr(value)
+    return settings
+
+
+@functools.lru_cache(maxsize=4096)  # a deep net repeats its blocks: read each method once
+def _source_digest(function) -> str:
+    """A hash of a function's source, without blank lines, comment lines and indentation: the
+    same in every Python release (bytecode is not: 3.11's and 3.13's differ), and an edit of
+    the code, not of a comment, is another function. Bytecode when there is no source (code
+    made by ``exec``)."""
+    try:
+        lines = inspect.getsource(function).splitlines()
+    except (OSError, TypeError):
+        return _code_digest(function.__code__)
+    kept = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    return _digest("\n".join(kept).encode())
+
+
 def _module_description(name: str, module: nn.Module) -> str:
-    """One module in words: its class, its settings (``extra_repr`` and public attributes),
-    its own parameters (shape, dtype, trainable) and buffers (shape, dtype), and, for classes
-    written outside torch, the code of their methods (an edited ``forward`` is another net)."""
+    """One module in words: its class, its settings (for torch's layers their constructor's
+    arguments, for other classes their public attributes), its own parameters (shape, dtype,
+    trainable) and buffers (shape, dtype), and, for classes written outside torch, the source
+    of their methods (an edited ``forward`` is another net)."""
     cls = type(module)
-    attributes = {k: stable_repr(v) for k, v in sorted(vars(module).items())
-                  if not k.startswith("_") and k != "training"}
+    if _is_torch(cls):
+        settings = _torch_settings(module)
+    else:
+        settings = {k: stable_repr(v) for k, v in sorted(vars(module).items())
+                    if not k.startswith("_") and k != "training"}
     params = [f"{n}{tuple(p.shape)}{p.dtype}{'' if p.requires_grad else ' frozen'}"
               for n, p in module._parameters.items() if p is not None]
     buffers = [f"{n}{tuple(b.shape)}{b.dtype}" for n, b in module._buffers.items() if b is not None]
-    code = [f"{c.__qualname__}.{n}={_code_digest(f.__code__)}"
+    code = [f"{c.__qualname__}.{n}={_source_digest(f)}"
             for c in cls.__mro__ if not _is_torch(c)
             for n, f in sorted(vars(c).items()) if inspect.isfunction(f)]
-    return (f"{name}:{cls.__module__}.{cls.__qualname__}({module.extra_repr()}){attributes}"
-            f"{params}{buffers}{code};")
+    return f"{name}:{cls.__module__}.{cls.__qualname__}{settings}{params}{buffers}{code};"
 
 
 def model_fingerprint(model: nn.Module) -> dict:

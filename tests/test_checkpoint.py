@@ -52,6 +52,38 @@ def test_the_fingerprint_sees_plain_attributes_trainability_and_a_custom_forward
     assert namespace["x * 2"] != namespace["x * 3"]
 
 
+def test_torch_layers_are_described_by_their_settings_not_by_what_a_torch_release_prints(
+        monkeypatch):
+    # torch 2.14's BatchNorm2d repr shows `bias=True` and 2.11's does not; a release may add
+    # an attribute or a constructor argument with a default. None of that is another network:
+    # a checkpoint or a recorded prediction from one torch must be recognised under another.
+    before = model_fingerprint(net())
+    monkeypatch.setattr(nn.BatchNorm2d, "extra_repr", lambda self: "printed differently")
+    model = net()
+    model[1].a_new_attribute = True
+    assert model_fingerprint(model) == before
+    model[1].momentum = 0.2  # a setting that was passed: another network
+    assert model_fingerprint(model) != before
+
+
+def test_a_method_is_described_by_its_source_without_comments_or_indentation(tmp_path,
+                                                                              monkeypatch):
+    # Source, not bytecode: Python 3.11's and 3.13's bytecode differ for the same class.
+    import importlib
+
+    def fingerprint(body):
+        (tmp_path / "net_module.py").write_text(
+            "from torch import nn\n\n\nclass Half(nn.Module):\n"
+            f"    def forward(self, x):\n{body}\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        import net_module
+        return model_fingerprint(importlib.reload(net_module).Half())
+
+    plain_body = fingerprint("        return x / 2")
+    assert fingerprint("        # halve it\n\n        return x / 2") == plain_body
+    assert fingerprint("        return x / 3") != plain_body
+
+
 def _lambda(source: str, **globals_):
     """A function as a notebook cell makes it: module __main__, name <lambda>."""
     namespace = {"__name__": "__main__", "torch": torch, **globals_}

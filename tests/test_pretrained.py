@@ -16,6 +16,7 @@ import yaml
 from cnnlib import pretrained
 from cnnlib.pretrained import (NETWORKS, Network, PretrainedError, WeightsMismatchError, available,
                                fetch, load, read_manifest, train_network)
+from cnnlib.checkpoint import model_fingerprint
 from cnnlib.recipe import airbench_net
 from cnnlib.train import evaluate
 
@@ -567,3 +568,16 @@ def test_every_shipped_network_has_its_predictions_recorded_for_its_file():
         assert recorded[name]["sha256"] == entry["sha256"], \
             f"python tools/record_predictions.py {name}"
         assert recorded[name]["predictions"].isdigit(), name
+
+
+def test_the_recorded_predictions_recognise_each_shipped_network_as_built_today():
+    """The key names the network by every layer's settings and its classes' source, not by
+    torch's repr or Python's bytecode: under another torch or Python (``make colab-check``
+    runs this under Colab's torch) a chapter still reads a shipped net's accuracy from the
+    record instead of evaluating all its test images."""
+    recorded = pretrained.read_predictions()
+    for name in sorted(recorded):
+        model = pretrained.load(name, device="cpu")[0]
+        network = json.loads(json.dumps(model_fingerprint(model)))
+        assert recorded[name]["key"]["network"] == network, \
+            f"python tools/record_predictions.py --rekey {name}"

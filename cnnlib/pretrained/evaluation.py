@@ -35,7 +35,7 @@ from ..validation import model_device
 from .registry import get_network
 from .store import read_predictions
 
-__all__ = ["test_accuracy", "predicted_classes", "measurement", "recorded_accuracy",
+__all__ = ["test_accuracy", "predicted_classes", "measurement", "recorded_accuracy", "sample_agrees",
            "source_digest", "CACHE_FOLDER", "SAMPLE", "RECORDED_FIELDS"]
 
 CACHE_FOLDER = "test-accuracy"
@@ -43,7 +43,7 @@ SAMPLE = 500  # test images evaluated live to confirm recorded predictions: ~5 %
 MIN_AGREEMENT = 0.994  # a borderline image may flip between CPUs and GPUs; a changed net flips many
 # What recorded predictions depend on (the rest of a measurement's key names where and with
 # which code it ran; the live sample answers for those).
-RECORDED_FIELDS = ("weights", "network", "layers", "tta", "data")
+RECORDED_FIELDS = ("weights", "network", "tta", "data")
 
 
 def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe",
@@ -117,14 +117,22 @@ def recorded_accuracy(name: str, model: nn.Module, key: dict, *, tta, device=Non
         return None
     predictions = torch.tensor([int(c) for c in record["predictions"]])
     labels = get_network(name).load_data()[1].labels
-    if len(predictions) != len(labels):
-        return None
-    sample = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
-    sample = sample[:SAMPLE].sort().values
-    live = predicted_classes(name, model, sample, device=device, tta=tta)
-    if (live == predictions[sample]).double().mean().item() < MIN_AGREEMENT:
+    if not sample_agrees(name, model, predictions, tta=tta, device=device):
         return None
     return (predictions == labels).double().mean().item()
+
+
+def sample_agrees(name: str, model: nn.Module, predictions: torch.Tensor, *, tta,
+                  device=None) -> bool:
+    """Whether ``model`` predicts a seeded sample of ``SAMPLE`` of ``name``'s test images as
+    ``predictions`` (one class per test image) says, up to borderline images."""
+    size = len(get_network(name).load_data()[1].labels)
+    if len(predictions) != size:
+        return False
+    sample = torch.randperm(size, generator=torch.Generator().manual_seed(0))
+    sample = sample[:SAMPLE].sort().values
+    live = predicted_classes(name, model, sample, device=device, tta=tta)
+    return (live == predictions[sample]).double().mean().item() >= MIN_AGREEMENT
 
 
 def measurement(model: nn.Module, loader, tta, device) -> dict:
@@ -132,7 +140,7 @@ def measurement(model: nn.Module, loader, tta, device) -> dict:
     from .. import __version__
 
     return {"weights": state_digest(model.state_dict()), "network": model_fingerprint(model),
-            "layers": repr(model), "tta": stable_repr(tta), "data": data_fingerprint(loader),
+            "tta": stable_repr(tta), "data": data_fingerprint(loader),
             "cnnlib": __version__, "code": source_digest(), "torch": str(torch.__version__),
             "device": torch.device(device).type}
 
