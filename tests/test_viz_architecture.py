@@ -108,6 +108,45 @@ def test_alexnet_paper_draws_its_grouped_convs_as_two_streams():
     plt.close(fig)
 
 
+def test_paper_labels_number_the_layers_with_weights_as_the_papers_count_them():
+    from cnnlib.models import vgg16
+    alex = diagram(alexnet(variant="paper"), (3, 227, 227), hide=["ReLU", "Dropout"],
+                   labels="paper")
+    named = [n.title for n in alex.layers if n.title]
+    assert named == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    pool = next(n for n in alex.layers if n.type == "MaxPool2d")
+    assert pool.label.splitlines()[0] == "MaxPool2d"  # no module name for a box without weights
+    with torch.device("meta"):
+        vgg = diagram(vgg16(), (3, 224, 224), hide=["ReLU", "Dropout"], labels="paper")
+    assert [n.title for n in vgg.layers if n.title][-1] == "fc16"  # VGG-16: 16 weight layers
+    lenet = diagram(lenet5("modern"), (1, 28, 28), hide=["ReLU"], labels={"features.0": "C1"})
+    assert lenet.layers[0].label.startswith("C1\nConv2d")
+    assert lenet.layers[1].label.startswith("features.2")  # not renamed: its module name
+    with pytest.raises(ValueError, match="labels must be"):
+        diagram(lenet5("modern"), (1, 28, 28), labels="papers")
+
+
+def test_two_streams_cross_only_where_a_layer_reads_both_halves():
+    # AlexNet's GPUs exchanged data only at conv3 and the fully connected layers.
+    d = diagram(alexnet(variant="paper"), (3, 227, 227), hide=["ReLU", "Dropout"],
+                labels="paper", streams=2)
+    boxes = {}
+    for i, node in enumerate(d.nodes):
+        boxes.setdefault(node.title, []).append(i)
+    assert [d.nodes[i].lane for i in boxes["conv2"]] == [0, 1]
+    assert [d.nodes[i].shape for i in boxes["conv2"]] == [(128, 27, 27)] * 2
+    for name, crosses in [("conv1", False), ("conv2", False), ("conv3", True), ("conv4", False),
+                          ("fc6", True), ("fc8", True)]:
+        for i in boxes[name]:
+            lanes = {d.nodes[s].lane for s in d.nodes[i].sources}
+            assert (lanes == {0, 1}) == crosses, name
+    assert len(boxes["conv1"]) == 2 and d.branches(0) == 2  # the input feeds both GPUs
+    fig = d.draw(rows=8)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="without branches"):
+        diagram(BasicBlock(8, 8), (8, 4, 4), streams=2)
+
+
 def test_collapsed_modules_are_one_box_each():
     from cnnlib.models import googlenet
     model = googlenet(num_classes=10, width=8, small_input=True)

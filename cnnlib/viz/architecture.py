@@ -10,9 +10,14 @@ does, not from a hand-kept list:
 - an arrow from each layer to every layer that reads its output;
 - a round node where several paths meet: ``+`` for a sum (a residual shortcut), ``C`` for a
   concatenation (Inception, DenseNet);
-- a convolution with ``groups=2`` (AlexNet's two GPUs) drawn as two boxes side by side, each
-  with its half of the channels.
+- a convolution with ``groups=2`` drawn as a stack of two cards, each with its half of the
+  channels; or, with ``streams=2``, the whole network as two columns side by side (AlexNet's
+  two GPUs), each box holding its stream's half, with arrows across only where a layer reads
+  both halves (AlexNet's conv3 and its fully connected layers).
 
+``labels="paper"`` names the weight layers as the papers count them (conv1 ... conv5, fc6 ...
+fc8 for AlexNet: every conv and fully connected layer numbered in the order the data meets
+them) instead of by their module names (``features.0``); a dict names boxes by hand.
 ``hide`` leaves layers out of the picture (ReLU, batch norm: the papers do not draw them
 either); the data flows through them. ``collapse`` draws whole modules (e.g. every
 ``Inception``) as one box each. ``draw_architecture`` returns the matplotlib figure.
@@ -34,7 +39,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..inspection import evaluating, summary, watch
 
-__all__ = ["Diagram", "Node", "diagram", "draw_architecture"]
+__all__ = ["Diagram", "Node", "diagram", "draw_architecture", "split_streams"]
 
 INPUT, LAYER, ADD, CONCAT = "input", "layer", "add", "concat"
 
@@ -52,8 +57,10 @@ class Node:
     ``kind`` is ``"input"``, ``"layer"``, ``"add"`` or ``"concat"``; ``name`` the module's
     dotted name (``""`` for joins and the input); ``type`` its class name; ``shape`` the
     output shape without the batch dimension; ``groups`` the conv's groups (1 otherwise);
-    ``sources`` the indices of the nodes whose outputs it reads. ``level`` (row) and ``lane``
-    (column) are its place in the picture.
+    ``sources`` the indices of the nodes whose outputs it reads; ``weights`` whether it has
+    weights of its own (a conv or linear layer, a collapsed module). ``title`` is the name
+    drawn (``name`` unless the diagram was asked for the papers' names). ``level`` (row) and
+    ``lane`` (column) are its place in the picture.
     """
 
     kind: str
@@ -62,6 +69,8 @@ class Node:
     shape: Any
     groups: int = 1
     sources: list[int] = field(default_factory=list)
+    weights: bool = False
+    title: str | None = None
     level: int = 0
     lane: int = 0
 
@@ -72,11 +81,13 @@ class Node:
             return f"input\n{_shape_text(self.shape)}"
         if self.kind in (ADD, CONCAT):
             return "+" if self.kind == ADD else "C"
+        title = _short(self.name if self.title is None else self.title)
+        head = f"{title}\n{self.type}" if title else self.type
         shape = self.shape
         if self.groups > 1 and isinstance(shape, tuple) and shape:
             shape = (shape[0] // self.groups, *shape[1:])
-            return f"{_short(self.name)}\n{self.type}\n{self.groups} × {_shape_text(shape)}"
-        return f"{_short(self.name)}\n{self.type}\n{_shape_text(shape)}"
+            return f"{head}\n{self.groups} × {_shape_text(shape)}"
+        return f"{head}\n{_shape_text(shape)}"
 
 
 def _short(name: str, limit: int = 18) -> str:
@@ -194,8 +205,9 @@ class _Tracer:
             produced = sources
         else:
             groups = getattr(module, "groups", 1) if isinstance(module, nn.modules.conv._ConvNd) else 1
+            weights = next(module.parameters(), None) is not None
             self.nodes.append(Node(LAYER, name, type(module).__name__, _shape(output), groups,
-                                   sorted(sources)))
+                                   sorted(sources), weights))
             produced = frozenset({len(self.nodes) - 1})
         for t in _tensors(output):
             self.mark(t, produced)
@@ -206,14 +218,21 @@ def _matches(name: str, module: nn.Module, patterns: set[str]) -> bool:
 
 
 def diagram(model: nn.Module, input_size, *, hide: Iterable[str] = (),
-            collapse: Iterable[str] = ()) -> Diagram:
+            collapse: Iterable[str] = (), labels: str | dict = "modules",
+            streams: int = 1) -> Diagram:
     """The architecture of ``model`` as nodes and edges, from one forward pass.
 
     ``input_size`` leaves out the batch dimension, e.g. ``(3, 224, 224)``. Without ``hide``
     and ``collapse`` there is one layer box per row of ``summary(model, input_size)``, with
     that row's output shape. ``hide`` names layer types (``"ReLU"``) or layer names to leave
     out; ``collapse`` names module types (``"Inception"``) or names to draw as one box.
+    ``labels``: ``"modules"`` (the module names), ``"paper"`` (conv1, ..., fc6, ...: the
+    weight layers numbered in order, other boxes by their type only) or a dict from module
+    name to the name to draw. ``streams=2``: the network as two columns side by side (see
+    :func:`split_streams`).
     """
+    if labels not in ("modules", "paper") and not isinstance(labels, dict):
+        raise ValueError(f"labels must be 'modules', 'paper' or a dict of names, not {labels!r}")
     hide, collapse = set(hide), set(collapse)
     modules = dict(model.named_modules())
     unknown = (hide | collapse) - set(modules) - {type(m).__name__ for m in modules.values()}
@@ -247,8 +266,56 @@ def diagram(model: nn.Module, input_size, *, hide: Iterable[str] = (),
     for i, node in enumerate(nodes[1:], start=1):
         if not node.sources:  # data we could not follow (made inside a box): the previous node
             node.sources = [i - 1]
+    _name_boxes(nodes, labels)
     edges = [(s, i) for i, node in enumerate(nodes) for s in node.sources]
     _place(nodes)
+    d = Diagram(nodes, edges)
+    return d if streams == 1 else split_streams(d, streams)
+
+
+def _name_boxes(nodes: list[Node], labels) -> None:
+    if isinstance(labels, dict):
+        for node in nodes:
+            node.title = labels.get(node.name, node.title)
+    elif labels == "paper":
+        # The papers count the layers that have weights: AlexNet's "eight learned layers"
+        # are conv1-conv5 and fc6-fc8, VGG-16's sixteen are 13 convs and 3 fc layers.
+        count = 0
+        for node in nodes:
+            if node.kind == LAYER:
+                if node.weights and node.type.startswith("Conv"):
+                    count += 1
+                    node.title = f"conv{count}"
+                elif node.weights and node.type == "Linear":
+                    count += 1
+                    node.title = f"fc{count}"
+                else:
+                    node.title = ""
+
+
+def split_streams(d: Diagram, streams: int = 2) -> Diagram:
+    """``d`` as ``streams`` columns side by side, each box holding its stream's share of the
+    channels (AlexNet was split over two GPUs this way). A layer reads only its own stream's
+    half, except a layer with weights that is not grouped (AlexNet's conv3 and fc layers):
+    it reads every stream, which is where the GPUs talked to each other. For a plain chain of
+    layers (no branches)."""
+    if streams < 1 or any(n.lane or n.kind in (ADD, CONCAT) for n in d.nodes):
+        raise ValueError("streams: a whole number >= 1, for a network without branches")
+    nodes = [d.nodes[0]]  # the input feeds every stream
+    copies = {0: [0] * streams}
+    for i, node in enumerate(d.nodes[1:], start=1):
+        reads_all = node.weights and node.groups == 1
+        copies[i] = []
+        for k in range(streams):
+            sources = sorted({c for s in node.sources
+                              for c in (copies[s] if reads_all else [copies[s][k]])})
+            shape = node.shape
+            if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
+                shape = (shape[0] // streams, *shape[1:])
+            nodes.append(Node(node.kind, node.name, node.type, shape, 1, sources, node.weights,
+                              node.title, node.level, k))
+            copies[i].append(len(nodes) - 1)
+    edges = [(s, i) for i, node in enumerate(nodes) for s in node.sources]
     return Diagram(nodes, edges)
 
 
@@ -336,7 +403,8 @@ def _edge_path(d: Diagram, s: int, t: int, centre, rows: int, rail_of):
         x = xa - wa + BOX_W + 0.12 + RAIL_GAP * rail_of.get(s, 0)
         points = [(xa + wa, ya), (x, ya), (x, yb), (xb + wb, yb)]
     elif a.level // rows != b.level // rows:  # on to the next column of a wrapped picture
-        below, above, gap = ya - ha - 0.1, yb + hb + 0.1, xb - wb - 0.1
+        # up the left edge of the new column (never between its streams), then across
+        below, above, gap = ya - ha - 0.1, yb + hb + 0.1, xb - wb - 0.1 - b.lane * LANE_W
         points = [(xa, ya - ha), (xa, below), (gap, below), (gap, above), (xb, above),
                   (xb, yb + hb)]
     elif a.lane == b.lane:
@@ -411,12 +479,13 @@ def _draw(d: Diagram, ax, title, rows):
 
 
 def draw_architecture(model: nn.Module, input_size, *, hide: Iterable[str] = (),
-                      collapse: Iterable[str] = (), title: str | None = None,
-                      rows: int | None = None, ax=None):
+                      collapse: Iterable[str] = (), labels: str | dict = "modules",
+                      streams: int = 1, title: str | None = None, rows: int | None = None,
+                      ax=None):
     """Draw ``model``'s architecture (see :func:`diagram`) and return the figure.
 
     ``rows`` wraps a long network into side-by-side columns of at most that many rows. The
     figure is at most 7.5 inches wide (the book's column).
     """
-    return diagram(model, input_size, hide=hide, collapse=collapse).draw(ax, title=title,
-                                                                        rows=rows)
+    d = diagram(model, input_size, hide=hide, collapse=collapse, labels=labels, streams=streams)
+    return d.draw(ax, title=title, rows=rows)
