@@ -114,19 +114,23 @@ def check_whiten_options(whiten, whiten_frozen) -> None:
 # --------------------------------------------------------------------------------------
 # The model
 
-def check_model_dtype(model: nn.Module) -> None:
+def check_model_dtype(model: nn.Module, name: str = "model", has_precision: bool = True) -> None:
     """Weights must stay float32: lower precision is autocast's job (``precision=``).
 
     A ``model.half()`` or ``model.to(torch.bfloat16)`` fails inside torch with a dtype clash
     between the float32 batches and the weights; and trained in fp16 without a gradient scaler
-    its small gradients would vanish anyway.
+    its small gradients would vanish anyway. ``name``: the argument, for the message;
+    ``has_precision``: whether the caller takes ``precision=`` (the adapt loops run in float32).
     """
     low = {p.dtype for p in model.parameters() if p.dtype in (torch.float16, torch.bfloat16)}
     if low:
         kind = "/".join(sorted(str(d).removeprefix("torch.") for d in low))
-        raise ValueError(f"the model's weights are {kind}; cnnlib keeps weights in float32 and "
-                         "computes in lower precision with autocast: call model.float() and pass "
-                         "precision='bf16' (or 'fp16') instead")
+        if has_precision:
+            fix = (f"cnnlib keeps weights in float32 and computes in lower precision with "
+                   f"autocast: call {name}.float() and pass precision='bf16' (or 'fp16') instead")
+        else:
+            fix = f"this loop trains in float32: call {name}.float() first"
+        raise ValueError(f"the {name}'s weights are {kind}; {fix}")
 
 
 def model_device(model: nn.Module, device=None) -> torch.device:

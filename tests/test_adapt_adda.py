@@ -82,6 +82,7 @@ def test_adapt_keeps_the_source_encoder_and_logs_discriminator_accuracy():
     assert isinstance(history, History)
     assert history["step"] == [3, 6] and history["target_acc"] == [0.25, 0.25]
     assert all(0.0 <= acc <= 1.0 for acc in history["d_acc"])
+    assert repr(history).split()[0] == "step"  # printed by its steps (was KeyError: 'epoch')
 
 
 def test_adapt_refuses_settings_that_cannot_run():

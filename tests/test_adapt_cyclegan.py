@@ -120,6 +120,7 @@ def test_train_cyclegan_logs_losses_in_a_history():
     assert history["step"] == [2, 3]
     assert all(math.isfinite(total) for total in history["total"])
     assert history.last["step"] == 3 and history.settings["steps"] == 3
+    assert repr(history).split()[0] == "step"  # printed by its steps (was KeyError: 'epoch')
     with pytest.raises(ValueError, match="identity"):
         cg.CycleGAN(1, 3, width=4)
     with pytest.raises(ValueError, match="steps"):

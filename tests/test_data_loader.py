@@ -73,6 +73,8 @@ def test_drop_last_and_channels_last(tiny_dataset):
 def test_bad_arguments_are_clear(tiny_dataset):
     with pytest.raises(ValueError, match="batch_size"):
         DeviceLoader(tiny_dataset, 0)
+    with pytest.raises(ValueError, match=r"batch_size must be a whole number .*: write batch_size=32"):
+        DeviceLoader(tiny_dataset, 32.0)  # was accepted, then a raw TypeError at the first batch
     with pytest.raises(ValueError, match="mean has 1 value.*3 channel.*one mean and one std per channel"):
         DeviceLoader(tiny_dataset, 32, mean=[0.5], std=[0.2], device="cpu")
     with pytest.raises(ValueError, match="mean has 3 value.*std 2"):

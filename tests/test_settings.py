@@ -33,6 +33,12 @@ def test_keywords_build_or_override_the_settings():
         resolve_settings({"epochs": 2}, {})
 
 
+def test_the_old_bf16_keyword_is_refused_pointing_at_precision(tiny_dataset):
+    # fit(bf16=True) was a shim for precision="bf16", kept only for old notebooks
+    with pytest.raises(TypeError, match=r"unknown settings \['bf16'\].*\(device, precision, "):
+        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, bf16=True, **WHERE)
+
+
 def test_numpy_numbers_become_python_numbers():
     s = RunSettings(epochs=np.int64(2), lr=np.logspace(-2, -1, 3)[0], batch_size=np.int64(32),
                     momentum=np.float32(0.5))

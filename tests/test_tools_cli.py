@@ -33,7 +33,7 @@ def run_tool(*args):
                           text=True, timeout=300)
 
 
-@pytest.mark.parametrize("tool", ["format_notebooks.py", "execute.py"])
+@pytest.mark.parametrize("tool", ["format_notebooks.py", "execute.py", "inline_values.py"])
 def test_the_notebook_tools_name_a_file_that_is_not_a_notebook_in_one_line(tool, tmp_path):
     for path, words in ((tmp_path / "missing.ipynb", "No such file or directory"),
                         (tmp_path / "text.ipynb", "does not appear to be JSON")):
@@ -43,6 +43,16 @@ def test_the_notebook_tools_name_a_file_that_is_not_a_notebook_in_one_line(tool,
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr and words in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+def test_inline_values_names_a_bibliography_it_cannot_read_in_one_line(tmp_path):
+    (tmp_path / "chapter.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
+                                            '"nbformat_minor": 5}')
+    result = run_tool(ROOT / "tools" / "inline_values.py", "--bib", tmp_path / "missing.bib",
+                      tmp_path / "chapter.ipynb")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"error: {tmp_path / 'missing.bib'}: cannot read the bibliography")
+    assert result.stderr.count("\n") == 1
 
 
 def test_train_weights_says_what_is_missing_in_one_line(tmp_path):

@@ -597,6 +597,20 @@ def test_an_edited_optimizer_lambda_does_not_load_the_old_run(tiny_dataset, tmp_
             checkpoint=path, **QUIET)
 
 
+def test_an_edited_augment_lambda_does_not_load_the_old_run(tiny_dataset, tmp_path):
+    # Every notebook lambda is __main__.<lambda>: described by its name, an edit loaded the old run.
+    path = tmp_path / "run.pt"
+    flip = "lambda images, generator: images.flip({})"
+    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(3)),
+                checkpoint=path, **QUIET)
+    rerun = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(3)),
+                checkpoint=path, **QUIET)  # the cell run again: the same run, loaded
+    assert rerun.rows == first.rows
+    with pytest.raises(CheckpointMismatchError, match=r"\n  augment: saved"):
+        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(2)),
+            checkpoint=path, **QUIET)
+
+
 def test_numpy_settings_write_checkpoints_that_load_and_resume(tiny_dataset, tmp_path):
     # lr from np.logspace, a batch size from a NumPy array: weights-only loading must read them.
     kwargs = dict(epochs=np.int64(3), lr=np.logspace(-2, -1, 3)[2], batch_size=np.int64(32),

@@ -115,6 +115,14 @@ def test_a_half_or_bfloat16_model_is_refused_with_the_fix(tiny_dataset, dtype):
         evaluate(small_net().to(dtype), tiny_dataset, device="cpu")
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_adda_refuses_a_half_or_bfloat16_encoder_with_the_fix(tiny_dataset, dtype):
+    # It failed at the first step with torch's "Input type (float) and bias type (c10::Half)".
+    with pytest.raises(ValueError, match=r"the source_encoder's weights are (float16|bfloat16); "
+                                         r"this loop trains in float32: call source_encoder.float"):
+        adapt(small_net().to(dtype), tiny_dataset, tiny_dataset, steps=1, batch_size=8, device="cpu")
+
+
 # --------------------------------------------------------------------------------------
 # An augmentation must keep the uint8 protocol
 
@@ -223,6 +231,14 @@ def test_type_slips_and_ignored_settings_name_the_argument(tiny_dataset, change,
     settings = dict(epochs=1, lr=0.05, **QUIET) | change
     with pytest.raises(ValueError, match=message):
         fit(small_net(), tiny_dataset, on_epoch_end=no_epoch_may_run, **settings)
+
+
+def test_evaluate_names_a_batch_size_that_is_not_a_whole_number(tiny_dataset):
+    # Its loaders took 32.0 and failed later with "'float' object cannot be interpreted as an integer".
+    with pytest.raises(ValueError, match=r"batch_size must be a whole number .* write batch_size=32"):
+        evaluate(small_net(), tiny_dataset, batch_size=32.0, device="cpu")
+    with pytest.raises(ValueError, match=r"batch_size must be a whole number .* write batch_size=32"):
+        evaluate(nn.Linear(6, 4), features(), batch_size=32.0, device="cpu")
 
 
 def test_numpy_numbers_are_numbers():

@@ -122,10 +122,15 @@ def inline_values(source: str, values: dict[str, str]) -> str:
 # -- citations ----------------------------------------------------------------------------------
 
 def load_bibliography(path: Path = BIBLIOGRAPHY):
-    """references.bib's entries, by key (pybtex, the library sphinxcontrib-bibtex uses)."""
+    """references.bib's entries, by key (pybtex, the library sphinxcontrib-bibtex uses); a file
+    that is missing or does not parse is an :class:`InlineError` naming it."""
     from pybtex.database import parse_file
+    from pybtex.exceptions import PybtexError
 
-    return parse_file(str(path)).entries
+    try:
+        return parse_file(str(path)).entries
+    except PybtexError as err:  # not an OSError or ValueError: would print a traceback
+        raise InlineError(f"{path}: cannot read the bibliography ({err})") from err
 
 
 def plain(latex: str) -> str:
@@ -306,4 +311,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from cli import run  # tools/cli.py: a user's mistake is one line, exit status 2
+
+    sys.exit(run(main))

@@ -120,6 +120,9 @@ def adapt(source_encoder: nn.Module, source_data, target_data, *, steps: int, ba
     steps, batch_size, lr, betas, seed, log_every = plain((steps, batch_size, lr, betas, seed, log_every))
     check_loop_arguments(steps, log_every, batch_size)
     validation.check_adam(lr, betas)
+    validation.check_model_dtype(source_encoder, "source_encoder", has_precision=False)
+    if disc is not None:
+        validation.check_model_dtype(disc, "disc", has_precision=False)
     device = get_device(device)
     seed_everything(seed)
     source_encoder = source_encoder.to(device).eval()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..runtime import get_device
+from ..validation import check_whole
 from .augment import as_augmentation, check_output, pad
 from .stats import as_stats, normaliser
 
@@ -56,8 +57,7 @@ class DeviceLoader:
     def __init__(self, data, batch_size: int = 256, *, shuffle: bool = False, augment=None,
                  device=None, mean=None, std=None, seed: int = 0, drop_last: bool = False,
                  channels_last: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        check_whole("batch_size", batch_size)  # 32.0 would fail later, in torch's words
         self.device = get_device(device)
         if data.images.dtype != torch.uint8:
             raise ValueError("DeviceLoader expects uint8 images (as load_dataset returns them)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..runtime import get_device
+from ..validation import check_whole
 from .loader import batch_count, batch_indices
 
 __all__ = ["TensorLoader", "is_features"]
@@ -26,8 +27,7 @@ class TensorLoader:
     def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int = 256, *,
                  shuffle: bool = False, device=None, seed: int = 0, drop_last: bool = False,
                  channels_last: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        check_whole("batch_size", batch_size)  # 32.0 would fail later, in torch's words
         self.device = get_device(device)
         self.features = features.to(self.device)
         if channels_last and features.dim() == 4:
