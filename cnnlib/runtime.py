@@ -189,7 +189,7 @@ def checkpoint_path(name: str) -> Path:
                          "elsewhere pass fit(checkpoint=...) a path of your own")
     folder = writable_cache_dir() / "checkpoints" / get_profile().name
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.pt"
+    return folder / (name if name.endswith(".pt") else f"{name}.pt")  # "x.pt" is not "x.pt.pt"
 
 
 def atomic_write(path, write) -> None:

@@ -162,6 +162,12 @@ def test_checkpoint_path_refuses_names_that_would_leave_its_folder(monkeypatch, 
     assert list(tmp_path.rglob("*.pt")) == []
 
 
+def test_checkpoint_path_adds_pt_only_when_the_name_lacks_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    assert checkpoint_path("net.pt") == checkpoint_path("net")
+    assert checkpoint_path("net").name == "net.pt"
+
+
 @pytest.mark.parametrize("value, expected", [("", False), ("1", True), ("true", True),
                                              ("Yes", True), (" on ", True), ("0", False),
                                              ("false", False), ("NO", False), ("off", False)])
