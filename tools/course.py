@@ -72,8 +72,8 @@ def main(argv=None) -> int:
                         help="release only this assignment (repeatable; default: all)")
     args = parser.parse_args(argv)
     names = build(args.course.resolve(), args.schedule, args.assignment)
-    print(f"{len(names)} assignments in {args.course / 'release'}; the instructor file in "
-          f"{args.course / 'instructor' / INSTRUCTOR_FILE.name}")
+    print(f"assignments released: {len(names)}, in {args.course / 'release'}; the instructor "
+          f"file: {args.course / 'instructor' / INSTRUCTOR_FILE.name}")
     return 0
 
 
