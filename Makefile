@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 PROFILE ?= full
 
-.PHONY: book test lint quick unit suite notebooks html browser student course grade validate grading mathjax bench execute \
+.PHONY: book test lint quick unit suite notebooks html browser student course grade export validate grading mathjax bench execute \
         weights colab-venv colab-check gpu-check clean
 
 # Tests run in parallel (pytest-xdist), one process per core, a test file per process at a time
@@ -78,21 +78,23 @@ student: $(STAMP)         ## the student edition: solutions stubbed, hidden test
 
 # For instructors who grade with nbgrader (README, "For instructors"). nbgrader is in
 # requirements.txt: it installs beside jupyter-book 1.x (elsewhere: `pip install .[instructor]`).
-course: $(STAMP)          ## an nbgrader course folder in course/, the chapters released as assignment `chapters`
-	mkdir -p course/source/chapters
-	cp chapters/*.ipynb course/source/chapters/
-	test -f course/nbgrader_config.py || cp tools/nbgrader_config.py course/nbgrader_config.py
-	@grep -q ClearHiddenTests course/nbgrader_config.py || echo "warning: course/nbgrader_config.py is \
-	  older than tools/nbgrader_config.py: its feedback pages show the hidden tests; copy the new one over it"
-	cd course && PATH=$(abspath $(BIN)):$$PATH $(abspath $(BIN))/nbgrader generate_assignment chapters --force
+# The assignments are the syllabus page's: one per chapter (ch01_conv_design, ...) or, with
+# SCHEDULE=short, one per week of the short course (week1, ...); tools/syllabus.py keeps both.
+SCHEDULE ?= chapters
+course: $(STAMP)          ## an nbgrader course folder in course/: an assignment per chapter released, or per week with SCHEDULE=short
+	$(BIN)/python tools/course.py --course course --schedule $(SCHEDULE)
 
 # Autograde in a sandbox (tools/grade.py): one temporary course folder per student and notebook,
 # a read-only cnnlib, a private cache, a time limit; scores merged into course/gradebook.db through
 # nbgrader's API; cheats flagged per student. Exit status 1 when a submission is flagged.
-ASSIGNMENT ?= chapters
-grade: $(STAMP)           ## autograde course/submitted/*/$(ASSIGNMENT) in a sandbox and flag cheats [STUDENT=id] [TIMEOUT=s]
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python tools/grade.py $(ASSIGNMENT) --course course \
-	  $(if $(STUDENT),--student $(STUDENT)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+grade: $(STAMP)           ## autograde course/submitted/*/$(ASSIGNMENT) in a sandbox and flag cheats: make grade ASSIGNMENT=ch01_conv_design [STUDENT=id] [TIMEOUT=s]
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python tools/grade.py \
+	  $(or $(ASSIGNMENT),$(error ASSIGNMENT=name is needed: an assignment in course/source/, e.g. ch01_conv_design)) \
+	  --course course $(if $(STUDENT),--student $(STUDENT)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+export: $(STAMP)          ## one CSV row per student and graded exercise, from course/gradebook.db, into course/grades.csv [ASSIGNMENT=name]
+	$(BIN)/python tools/export_grades.py --course course --out course/grades.csv \
+	  $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 validate: $(STAMP)        ## nbgrader's validator with an exit status: make validate NB=path/to/chapter.ipynb (non-zero when a check fails)
 	$(BIN)/python tools/validate.py $(or $(NB),$(error NB=path/to/notebook.ipynb is needed))

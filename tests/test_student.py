@@ -44,6 +44,7 @@ _spec.loader.exec_module(student)
 REGION = re.compile(r"^[^\n]*### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.S | re.M)
 HIDDEN = re.compile(r"\n?[^\n]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*", re.S)
 STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n\1raise NotImplementedError\(\)", re.M)
+TEXT_STUB = re.compile(r"^([ \t]*)YOUR ANSWER HERE", re.M)  # a Markdown answer's (an open task's)
 VERDICT = re.compile(r"^[✔✘…] .*", re.M)
 
 
@@ -182,7 +183,9 @@ def test_no_solution_or_hidden_test_text_leaks(path):
     assert not leaked, f"solution or hidden-test lines in the student edition: {leaked}"
     for marker in ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"):
         assert marker not in shown
-    assert len(STUB.findall(shown)) == len(solutions)
+    markdown = [m.group(0) for c in nb.cells if c.cell_type == "markdown" for m in REGION.finditer(c.source)]
+    assert len(STUB.findall(shown)) == len(solutions) - len(markdown)
+    assert len(TEXT_STUB.findall(shown)) == len(markdown)
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -192,7 +195,8 @@ def test_pasting_the_solutions_back_gives_the_chapter(path):
     assert len(edition.cells) == len(nb.cells)
     for original, stubbed in zip(nb.cells, edition.cells):
         regions = iter(REGION.findall(original.source))
-        restored = STUB.sub(lambda m, regions=regions: next(regions), stubbed.source)
+        stub = STUB if original.cell_type == "code" else TEXT_STUB
+        restored = stub.sub(lambda m, regions=regions: next(regions), stubbed.source)
         assert restored == HIDDEN.sub("", original.source)
         assert next(regions, None) is None
 
@@ -225,10 +229,17 @@ def test_every_exercise_is_an_nbgrader_exercise(path):
         ids += [answer["grade_id"], test["grade_id"]]
         for cell in (nb.cells[i], nb.cells[i + 1]):
             assert "raises-exception" in cell.metadata.get("tags", []), "the released chapter must run on"
+    # an open task is one cell: a Markdown answer graded by hand (its rubric: instructor/solutions.md)
+    manual = [c for c in nb.cells if c.cell_type == "markdown" and "nbgrader" in c.metadata]
+    for cell in manual:
+        meta = nbgrader_meta(cell)
+        assert meta.get("solution") is True and meta.get("grade") is True and meta.get("points", 0) >= 1
+        assert student.solution_regions(cell.source), "its text is between the solution markers"
+        ids.append(meta["grade_id"])
     assert len(set(ids)) == len(ids), "grade_id must be unique in a notebook"
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", grade_id) for grade_id in ids)
     # the other cells are not nbgrader cells: nbgrader would lock or grade them
-    assert sum("nbgrader" in c.metadata for c in nb.cells) == 2 * len(answers)
+    assert sum("nbgrader" in c.metadata for c in nb.cells) == 2 * len(answers) + len(manual)
 
 
 

@@ -102,6 +102,12 @@ def is_check_cell(cell) -> bool:
             and not grader.get("solution"))
 
 
+def is_manual_answer(cell) -> bool:
+    """nbgrader's manually graded answer: an answer cell with points, scored by a person."""
+    grader = cell.metadata.get("nbgrader", {})
+    return bool(grader.get("grade")) and bool(grader.get("solution"))
+
+
 def hide_check_cells(nb) -> list[int]:
     """Tag every check cell ``remove-input``; return the indices of the cells that were tagged."""
     changed = []

@@ -17,7 +17,13 @@ exercise has a kind, what it asks a student to do:
   convolution by unfolding, a hue, an occlusion map, one training step);
 - ``derive``: work a result out (on paper first) that the chapter does not state;
 - ``design``: choose a value or a structure under a constraint;
-- ``predict``: say what an experiment will show, then check it by running it.
+- ``predict``: say what an experiment will show, then check it by running it (the three open
+  tasks, 10.4, 11.5 and 12.4, are of this kind, graded by hand: nbgrader's manually graded
+  answers, with their rubrics in instructor/solutions.md).
+
+The schedules are kept here too, and ``make course`` (tools/course.py) reads them: one nbgrader
+assignment per chapter (the thirteen-week term, a chapter a week) or per week of the short course
+(SHORT_COURSE), named as the page's tables say (:func:`assignments`).
 
 Time for a student is an estimate, and the page says how it is made: reading at 150 words a
 minute (technical prose with formulas), 15 minutes per exercise point.
@@ -31,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from format_notebooks import is_check_cell  # tools/, beside this file
+from format_notebooks import is_check_cell, is_manual_answer  # tools/, beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "syllabus.md"
@@ -50,9 +56,9 @@ KINDS = {
     7: ["count", "count", "derive"],
     8: ["count", "design", "count"],
     9: ["formula", "count", "design"],
-    10: ["count", "formula", "formula"],
-    11: ["formula", "formula", "derive", "implement"],
-    12: ["formula", "formula", "derive"],
+    10: ["count", "formula", "formula", "predict"],
+    11: ["formula", "formula", "derive", "implement", "predict"],
+    12: ["formula", "formula", "derive", "predict"],
     13: ["derive", "implement", "implement", "implement"],
 }
 
@@ -79,14 +85,21 @@ OUTCOMES = [
      [1, 2, 3]),
     (9, "build a residual block and size ResNets and DenseNets", [1, 2, 3]),
     (10, "choose what to freeze and what to train when reusing a network", [1, 2, 3]),
+    (10, "predict how the learning rate of the pretrained layers, the attachment point and the "
+         "pooling change transfer, then measure it and explain the result", [4]),
     (11, "explain adversarial domain adaptation (ADDA) down to one update by hand", [1, 2, 3, 4]),
+    (11, "judge an adaptation run by its discriminator's accuracy, over seeds, and say what "
+         "pre-training and dropout contribute", [5]),
     (12, "write CycleGAN's losses and derive what its PatchGAN discriminator sees", [1, 2, 3]),
+    (12, "predict and measure what the identity loss and the image pool do to a translation",
+     [4]),
     (13, "read filters, dead units, occlusion and saliency maps of a trained network",
      [1, 2, 3, 4]),
 ]
 
 # The short course: week -> chapters
 SHORT_COURSE = {1: [1, 2], 2: [3, 4, 5], 3: [6, 7, 8], 4: [9], 5: [10, 11, 12], 6: [13]}
+SCHEDULES = ("chapters", "short")  # an nbgrader assignment per chapter, or per short-course week
 
 
 class SyllabusError(ValueError):
@@ -94,18 +107,21 @@ class SyllabusError(ValueError):
 
 
 def chapter_facts(path: Path) -> dict:
-    """A chapter's title, its prose's word count and its graded exercises' points, in order."""
+    """A chapter's title, its prose's word count, its graded exercises' points, in order, and the
+    numbers of the exercises graded by hand."""
     nb = nbformat.read(path, as_version=4)
-    title, words, points = None, 0, []
+    title, words, points, manual = None, 0, [], []
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
+        if cell.cell_type == "markdown" and not is_manual_answer(cell):  # a student's slot, not prose
             text = re.sub(r"<[^>]+>|\$[^$]*\$|[#*`|]", " ", cell.source)
             words += len(text.split())
             if title is None and cell.source.startswith("# "):
                 title = cell.source.splitlines()[0][2:].strip()
-        if is_check_cell(cell):
+        if is_check_cell(cell) or is_manual_answer(cell):
             points.append(cell.metadata["nbgrader"].get("points", 0))
-    return {"title": title, "words": words, "points": points}
+            if is_manual_answer(cell):
+                manual.append(len(points))
+    return {"title": title, "words": words, "points": points, "manual": manual}
 
 
 def all_facts() -> dict[int, dict]:
@@ -113,6 +129,21 @@ def all_facts() -> dict[int, dict]:
     for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
         facts[int(path.name[:2])] = chapter_facts(path) | {"file": path.stem}
     return facts
+
+
+def assignments(schedule: str, facts: dict[int, dict] | None = None) -> dict[str, list[str]]:
+    """The nbgrader assignments of a schedule: name -> the chapters' notebook names, in order.
+
+    ``chapters``: one per chapter, named after its notebook (``ch01_conv_design``); ``short``: one
+    per week of the short course (``week1``, ...).
+    """
+    facts = facts or all_facts()
+    if schedule == "chapters":
+        return {f"ch{chapter['file']}": [chapter["file"]] for chapter in facts.values()}
+    if schedule == "short":
+        return {f"week{week}": [facts[n]["file"] for n in numbers]
+                for week, numbers in SHORT_COURSE.items()}
+    raise SyllabusError(f"no schedule {schedule!r}: one of {', '.join(SCHEDULES)}")
 
 
 def check_data(facts: dict[int, dict]) -> None:
@@ -126,6 +157,9 @@ def check_data(facts: dict[int, dict]) -> None:
         if missing:
             raise SyllabusError(f"OUTCOMES names exercise {number}.{missing[0]}, which chapter "
                                 f"{number} does not have")
+    weeks = sorted(n for numbers in SHORT_COURSE.values() for n in numbers)
+    if weeks != sorted(facts):
+        raise SyllabusError(f"SHORT_COURSE must hold every chapter once, holds {weeks}")
     assessed = {(n, e) for n, _, exercises in OUTCOMES for e in exercises}
     for number, chapter in facts.items():
         for e in range(1, len(chapter["points"]) + 1):
@@ -144,28 +178,30 @@ def hours(total_minutes: int) -> str:
 
 def tables(facts: dict[int, dict]) -> str:
     check_data(facts)
+    by_chapter, by_week = list(assignments("chapters", facts)), list(assignments("short", facts))
     lines = ["## Thirteen weeks: a chapter a week", "",
-             "| Week | Chapter | Reading | Exercises (points) | Time for a student |",
-             "|---|---|---|---|---|"]
-    for number, chapter in facts.items():
+             "| Week | Chapter | Reading | Exercises (points) | Time for a student | Assignment |",
+             "|---|---|---|---|---|---|"]
+    for (number, chapter), name in zip(facts.items(), by_chapter):
         reading, total = minutes(chapter)
         points = " + ".join(str(p) for p in chapter["points"])
         lines.append(f"| {number} | [{chapter['title']}](chapters/{chapter['file']}.ipynb) | "
                      f"{chapter['words']:,} words, ~{reading} min | {len(chapter['points'])} "
-                     f"({points} = {sum(chapter['points'])}) | ~{hours(total)} |")
+                     f"({points} = {sum(chapter['points'])}) | ~{hours(total)} | `{name}` |")
     every = sum(sum(c["points"]) for c in facts.values())
     lines += ["", "## Six weeks: the short course", "",
-              "| Week | Chapters | Points | Time for a student |", "|---|---|---|---|"]
-    for week, numbers in SHORT_COURSE.items():
+              "| Week | Chapters | Points | Time for a student | Assignment |", "|---|---|---|---|---|"]
+    for (week, numbers), name in zip(SHORT_COURSE.items(), by_week):
         total = sum(minutes(facts[n])[1] for n in numbers)
         points = sum(sum(facts[n]["points"]) for n in numbers)
         lines.append(f"| {week} | {', '.join(str(n) for n in numbers)} | {points} | "
-                     f"~{hours(total)} |")
+                     f"~{hours(total)} | `{name}` |")
     lines += ["", "## Learning outcomes and the exercises that assess them", "",
               "| Chapter | After it, a student can… | Exercises (points) |", "|---|---|---|"]
     for number, outcome, exercises in OUTCOMES:
-        points = facts[number]["points"]
-        listed = ", ".join(f"{number}.{e} ({points[e - 1]})" for e in exercises)
+        points, manual = facts[number]["points"], facts[number]["manual"]
+        listed = ", ".join(f"{number}.{e} ({points[e - 1]}{', by hand' if e in manual else ''})"
+                           for e in exercises)
         lines.append(f"| {number} | {outcome} | {listed} |")
     lines += ["", "## What the exercises ask", "",
               "| Kind | What a student does | Exercises | Points |", "|---|---|---|---|"]
