@@ -86,7 +86,10 @@ def answer_cells(nb):
 
 
 def grade_cells(nb):
-    return {c.metadata.nbgrader.grade_id: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    """The autograded cells (an open task's answer is graded by hand: it stays pending)."""
+    return {c.metadata.nbgrader.grade_id: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")
+            and not c.metadata.get("nbgrader", {}).get("solution")}
 
 
 def solved(release, source):
