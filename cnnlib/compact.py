@@ -1,13 +1,11 @@
-"""The compact versions of the classic CNNs that the book trains on CIFAR-10, and their budget.
+"""The compact versions of the classic CNNs that the book trains on CIFAR-10.
 
 Taught in the architecture chapters: the AlexNet, VGG/GoogLeNet and ResNet/DenseNet chapters
-each train their own compact networks here, and the ResNet/DenseNet chapter gathers all of them
-in one closing table. Every network is built by the ``cnnlib.models`` builders (the same code
-as the ImageNet networks) with fewer channels and a 32x32 stem, and every one is trained with
-the *same* budget, so the table compares architectures, not training effort.
-
-``train_compact(name, profile)`` loads the network from its checkpoint when a chapter already
-trained it in this profile (``fit`` returns at once), and trains it otherwise.
+each show their own compact networks, and the ResNet/DenseNet chapter gathers all of them in one
+closing table. Every network is built by the ``cnnlib.models`` builders (the same code as the
+ImageNet networks) with fewer channels and a 32x32 stem. ``cnnlib.pretrained``'s registry
+trains each with the same recipe and epochs (AlexNet, with no batch norm, at a smaller batch;
+ResNet-18 for twice the epochs), so the table compares architectures, not training effort.
 """
 from __future__ import annotations
 
@@ -16,14 +14,11 @@ from typing import Callable
 
 from torch import nn
 
-from .data import Augment, load_dataset
 from .initialisation import init_weights
 from .models import alexnet, googlenet, resnet18, vgg11
 from .models.densenet import DenseNet
-from .runtime import checkpoint_path
-from .train import History, fit
 
-__all__ = ["CompactModel", "COMPACT", "budget", "cifar10_split", "train_compact"]
+__all__ = ["CompactModel", "COMPACT"]
 
 
 @dataclass(frozen=True)
@@ -54,31 +49,3 @@ COMPACT: dict[str, CompactModel] = {
         lambda: DenseNet(growth_rate=12, block_config=(6, 6, 6), num_classes=10, small_input=True),
         0.1, "growth rate 12, blocks 6-6-6 (DenseNet-121: 32, 6-12-24-16)"),
 }
-
-
-def budget(profile) -> dict:
-    """Training images, epochs and test images for every compact network, by profile."""
-    return {"n_train": profile.pick(fast=500, full=6_000),
-            "epochs": profile.pick(fast=1, full=4),
-            "n_test": profile.pick(fast=500, full=2_000)}
-
-
-def cifar10_split(profile):
-    """The (train, test) subsets of CIFAR-10 that every compact network uses in ``profile``."""
-    size = budget(profile)
-    train = load_dataset("cifar10", "train").subset(size["n_train"], seed=0)
-    test = load_dataset("cifar10", "test").subset(size["n_test"], seed=0)
-    return train, test
-
-
-def train_compact(name: str, profile, *, progress: bool = False) -> tuple[nn.Module, History]:
-    """Train the compact network ``name`` (a key of ``COMPACT``) on CIFAR-10 with the book's
-    budget for ``profile``, or load it from its checkpoint; return (model, history)."""
-    spec = COMPACT[name]
-    train, test = cifar10_split(profile)
-    model = spec.build()
-    slug = "compact_" + name.lower().replace("-", "").replace(" ", "")
-    history = fit(model, train, test, epochs=budget(profile)["epochs"], lr=spec.lr, batch_size=128,
-                  augment=Augment(translate=2, flip=True), seed=0,
-                  checkpoint=checkpoint_path(slug), progress=progress)
-    return model, history

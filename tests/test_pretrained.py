@@ -444,23 +444,67 @@ def test_a_record_that_does_not_match_is_not_used(tiny_network, tiny_record, edi
     assert acc == pretrained.test_accuracy("tiny", model, recorded=False)
 
 
-@pytest.mark.slow
-def test_for_profile_trains_the_toy_in_fast_and_loads_and_measures_the_shipped_net_in_full():
-    from cnnlib.pretrained import Pretrained, for_profile, origin, wrap
+def test_for_profile_gives_the_same_kind_of_network_in_both_profiles(tiny_network, tmp_path,
+                                                                      monkeypatch):
+    """The fast profile's stand-in is the network's own smoke run (its architecture and recipe on
+    a few images, one epoch), trained once into the cache; the full profile's is the trained one.
+    Both come with a test accuracy measured now, so a chapter never branches on the profile."""
+    from cnnlib.checkpoint import state_digest
+    from cnnlib.pretrained import Pretrained, for_profile, origin
     from cnnlib.runtime import Profile
 
-    calls = []
+    fast_profile = Profile("fast", torch.device("cpu"))
+    fast = for_profile("tiny", fast_profile)
+    assert isinstance(fast, Pretrained) and not fast.model.training
+    assert type(fast.model) is type(tiny_network.build())
+    assert fast.meta["smoke"] and fast.meta["name"] == "tiny" and fast.meta["recipe"] == "airbench-cpu"
+    assert fast.meta["train_images"] == 192 and len(fast.history) == 1 == fast.meta["epochs"]
+    assert fast.history.settings["lr"] == 0.05, "the network's own recipe and changes"
+    assert fast.test_acc == fast.meta["test_acc"] == fast.history.last["val_acc"]
+    # the same 64 test images as test_accuracy's smoke=True (fit validated in bf16, this is fp32)
+    assert pretrained.test_accuracy("tiny", fast.model, smoke=True) == pytest.approx(fast.test_acc,
+                                                                                    abs=2 / 64)
+    assert (tmp_path / "cache" / "weights-runs" / "tiny-smoke.pt").exists()
+    sentence = " ".join(origin(fast.meta).splitlines())
+    assert sentence.startswith("tiny: a stand-in for the book's network (fast profile), trained "
+                               "with the 'airbench-cpu' recipe, 1 epoch on 192 images")
+    assert f"test accuracy {100 * fast.test_acc:.2f} % on 64 images" in sentence
 
-    def train_small():
-        calls.append(1)
-        return nn.Linear(2, 2), "history"
+    again = for_profile("tiny", fast_profile)
+    assert again.history.settings.get("resumed_from_epoch") == 1, "loaded, not trained again"
+    assert state_digest(again.model.state_dict()) == state_digest(fast.model.state_dict())
+    assert again.test_acc == fast.test_acc
 
-    fast = for_profile("four_layer_relu", Profile("fast", torch.device("cpu")), train_small)
-    assert calls == [1] and fast.meta is None and fast.test_acc is None
-    full = for_profile("four_layer_relu", Profile("full", torch.device("cpu")), train_small)
-    assert calls == [1], "the full profile does not train"
-    assert isinstance(fast, Pretrained) and isinstance(full, Pretrained), "one type, as load's"
+    monkeypatch.setenv("CNNLIB_RETRAIN", "1")  # the full profile's network, trained here
+    full = for_profile("tiny", Profile("full", torch.device("cpu")))
+    assert isinstance(full, Pretrained) and not full.model.training
+    assert not full.meta["smoke"] and len(full.history) == 2 and full.meta["train_images"] == 192
+    assert full.test_acc == pretrained.test_accuracy("tiny", full.model)
+    assert set(fast.meta) <= set(full.meta), "the same metadata in both profiles"
+
+
+def test_no_chapter_branches_on_the_profile_of_its_trained_networks():
+    """A chapter takes its networks from for_profile as they come: no toy trainer passed in, no
+    branch for a run without metadata or without a test accuracy."""
+    import re
+
+    for path in ROOT.glob("chapters/*.ipynb"):
+        code = "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+                         if cell["cell_type"] == "code")
+        for call in re.findall(r"for_profile\(([^()]*(?:\([^()]*\)[^()]*)*)\)", code):
+            assert call.count(",") == 1, f"{path.name}: for_profile({call})"
+        for branch in ("meta is None", "meta is not None", "test_acc is None", "test_acc or "):
+            assert branch not in code, f"{path.name}: {branch}"
+
+
+@pytest.mark.slow
+def test_for_profile_loads_and_measures_the_shipped_net_in_full():
+    from cnnlib.pretrained import for_profile, origin, wrap
+    from cnnlib.runtime import Profile
+
+    full = for_profile("four_layer_relu", Profile("full", torch.device("cpu")))
     assert full.meta["name"] == "four_layer_relu" and not full.model.training
+    assert not full.meta["smoke"]
     assert abs(full.test_acc - full.meta["test_acc"]) <= 0.003
     lines = origin(full.meta).splitlines()
     assert len(lines) > 1 and all(len(line) <= 79 for line in lines), "fits the book's column"

@@ -13,6 +13,7 @@ One module per job, each building on the ones before:
 - :mod:`.evaluation`: a network's test accuracy measured now (or confirmed against the
   predictions recorded for a shipped file), and remembered in the cache;
 - :mod:`.training`: ``make weights``: train, evaluate, store; evaluate a stored one again;
+  the fast profile's stand-in (the same training on a few images);
 - :mod:`.chapters`: :func:`load` (from the store, a download or a training, whichever applies)
   and the chapters' helpers :func:`for_profile` and :func:`origin`.
 """
@@ -24,12 +25,12 @@ from .store import (BRANCH, MANIFEST, MAX_TOTAL_BYTES, REPOSITORY_URL, Pretraine
                     WeightsMismatchError, available, fetch, raw_url, read_manifest, read_predictions,
                     sha256,
                     weights_dir)
-from .training import reevaluate_network, train_network
+from .training import reevaluate_network, stand_in, train_network
 
 __all__ = ["Network", "NETWORKS", "register", "get_network", "available", "load", "Pretrained",
            "PretrainedError", "WeightsMismatchError", "for_profile", "origin", "wrap",
            "test_accuracy", "predicted_classes", "recorded_accuracy", "read_predictions",
-           "train_network", "reevaluate_network", "read_manifest", "fetch",
+           "train_network", "stand_in", "reevaluate_network", "read_manifest", "fetch",
            "weights_dir", "sha256", "raw_url", "retraining_requested", "REPOSITORY_URL", "BRANCH",
            "MANIFEST", "MAX_TOTAL_BYTES", "AUGMENTATIONS", "FIG1_LR", "fig1_data", "fig1_net",
            "paper_inputs", "transfer_source_data"]

@@ -1,6 +1,9 @@
 """What the chapters and tools call: :func:`load` a trained network, whichever way it can be
 had, and the chapters' helpers around it (:func:`for_profile`, :func:`origin`).
 
+A chapter asks :func:`for_profile` for its network and gets the same kind of object in every
+profile: the shipped network in ``full``, a stand-in trained in seconds in ``fast``.
+
 ``load`` reads the file of the store (:mod:`.store`), downloading it first for a
 pip-installed cnnlib. ``CNNLIB_RETRAIN=1`` trains the network instead (into the cache), and so
 does a CUDA GPU when no file can be had: there the recipe takes minutes, not an hour.
@@ -9,15 +12,13 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Callable
-
 
 from ..runtime import device_in_words, env_flag, get_device, writable_cache_dir
 from .evaluation import test_accuracy
 from .registry import Network, PretrainedError, get_network
 from .store import (MANIFEST, Pretrained, _try_fetch, load_file, read_manifest, repository_root,
                     weights_dir)
-from .training import train_network
+from .training import stand_in, train_network
 
 __all__ = ["load", "retraining_requested", "for_profile", "origin", "wrap"]
 
@@ -60,14 +61,18 @@ def _train_and_load(network: Network, device, progress: bool) -> Pretrained:
     return load_file(folder / entry["file"], entry, network, device)
 
 
-def for_profile(name: str, profile, train_small: Callable[[], tuple]) -> Pretrained:
-    """A chapter's network: in the ``full`` profile the shipped ``name`` (its test accuracy
-    measured again here); in ``fast`` (CI) ``train_small()``'s ``(model, history)``, a toy run
-    that shows the code works without the shipped files."""
+def for_profile(name: str, profile) -> Pretrained:
+    """A chapter's network ``name`` with its test accuracy (``.test_acc``).
+
+    The one place where the profile decides: in ``full``, the shipped network, its accuracy on
+    all its test images measured again now; in ``fast`` (CI), its stand-in
+    (:func:`~cnnlib.pretrained.stand_in`: the same network and recipe trained in seconds on 256
+    images, its accuracy on 256 test images). So a chapter runs the same code in both, and only
+    the numbers differ; ``.meta`` says which it is (:func:`origin` words it).
+    """
     if not profile.is_full:
-        model, history = train_small()
-        return Pretrained(model, history, None)
-    shipped = load(name)
+        return stand_in(name, device=profile.device)
+    shipped = load(name, device=profile.device)
     return shipped._replace(test_acc=test_accuracy(name, shipped.model))
 
 
@@ -81,10 +86,14 @@ def wrap(text: str, width: int = 79, indent: str = "") -> str:
 
 
 def origin(meta: dict, width: int = 79, indent: str = "") -> str:
-    """One sentence for a chapter's reader, in lines that fit its column: how a shipped network
-    was trained and what it scores. (How to retrain it is the README's business, not the page's.)"""
+    """One sentence for a chapter's reader, in lines that fit its column: how a network was
+    trained and what it scores, the shipped one or the fast profile's stand-in. (How to retrain
+    it is the README's business, not the page's.)"""
     minutes = meta["training_seconds"] / 60
-    return wrap(f"{meta['name']}: trained for the book with the {meta['recipe']!r} recipe, "
-                f"{meta['epochs']} epochs on {meta['train_images']:,} images ({minutes:.1f} "
-                f"minutes on {device_in_words(meta['device'])}); test accuracy "
+    epochs = f"{meta['epochs']} epoch{'s' if meta['epochs'] != 1 else ''}"
+    how = ("a stand-in for the book's network (fast profile), trained with" if meta.get("smoke")
+           else "trained for the book with")
+    return wrap(f"{meta['name']}: {how} the {meta['recipe']!r} recipe, {epochs} on "
+                f"{meta['train_images']:,} images ({minutes:.1f} minutes on "
+                f"{device_in_words(meta['device'])}); test accuracy "
                 f"{100 * meta['test_acc']:.2f} % on {meta['test_images']:,} images.", width, indent)

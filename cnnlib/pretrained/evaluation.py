@@ -46,19 +46,20 @@ MIN_AGREEMENT = 0.994  # a borderline image may flip between CPUs and GPUs; a ch
 RECORDED_FIELDS = ("weights", "network", "tta", "data")
 
 
-def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe",
+def test_accuracy(name: str, model: nn.Module, *, device=None, tta="recipe", smoke: bool = False,
                   recorded: bool = True) -> float:
     """``model``'s accuracy on all of ``name``'s test images, computed now (fp32, with the
     test-time augmentation of its recipe): the check that the shipped file is what the book
     says it is. ``tta``: another test-time augmentation (``None``, ``"flip"``,
-    ``"flip+translate"``), to show what the recipe's adds.
+    ``"flip+translate"``), to show what the recipe's adds. ``smoke=True``: on the smoke run's
+    test images (those the fast profile's stand-in is measured on).
 
     Measured once: the result is kept in the cache and read back the next time the same
     weights are evaluated the same way; a shipped network's recorded predictions are used
     after a live sample confirms them (``recorded=False``: evaluate every image; see the
     module's docstring)."""
     network = get_network(name)
-    train, test = network.load_data()
+    train, test = network.load_data(smoke)
     if tta == "recipe":
         tta = network.settings()["tta"]
     device = model_device(model, device)

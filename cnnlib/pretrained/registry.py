@@ -22,9 +22,12 @@ from ..models import cifar_resnet, convnet, four_layer_net
 from ..recipe import airbench_net, get_recipe
 from ..transfer import relabel, with_stats
 
-__all__ = ["PretrainedError", "Network", "NETWORKS", "register", "get_network", "ARCH_EPOCHS",
-           "FIG1_LR", "paper_inputs", "fig1_data", "fig1_net", "AUGMENTATIONS", "AUG_EPOCHS",
+__all__ = ["SMOKE_IMAGES", "PretrainedError", "Network", "NETWORKS", "register", "get_network",
+           "ARCH_EPOCHS", "FIG1_LR", "paper_inputs", "fig1_data", "fig1_net", "AUGMENTATIONS", "AUG_EPOCHS",
            "SOURCE_CLASSES", "transfer_source_data"]
+
+
+SMOKE_IMAGES = 256  # training and test images of a smoke run (and of the fast profile's stand-in)
 
 
 class PretrainedError(ValueError):
@@ -52,11 +55,17 @@ class Network:
         """The ``fit`` settings it is trained with: its recipe's, with ``changes`` applied."""
         return {**get_recipe(self.recipe).fit_kwargs(), **self.changes}
 
-    def load_data(self):
-        """Its ``(train, test)`` data sets."""
+    def load_data(self, smoke: bool = False):
+        """Its ``(train, test)`` data sets; ``smoke=True``: 256 images of each, drawn at random
+        (the smoke run's, which is also the fast profile's stand-in)."""
         if self.data is not None:
-            return self.data()
-        return load_dataset(self.dataset, "train"), load_dataset(self.dataset, "test")
+            train, test = self.data()
+        else:
+            train, test = load_dataset(self.dataset, "train"), load_dataset(self.dataset, "test")
+        if smoke:
+            train = train.subset(min(SMOKE_IMAGES, len(train)))
+            test = test.subset(min(SMOKE_IMAGES, len(test)))
+        return train, test
 
 
 NETWORKS: dict[str, Network] = {}

@@ -58,8 +58,8 @@ class Pretrained(NamedTuple):
 
     ``meta``: the file's metadata (``meta["test_acc"]`` is the accuracy measured when it was
     stored); ``test_acc``: the accuracy measured again in this session (by
-    :func:`~cnnlib.pretrained.for_profile` in the full profile), else None. In the fast
-    profile ``for_profile`` returns a toy run: ``meta`` is None too.
+    :func:`~cnnlib.pretrained.for_profile`), else None. In the fast profile ``for_profile``
+    returns a stand-in of the same kind (``meta["smoke"]`` is true).
     """
 
     model: nn.Module

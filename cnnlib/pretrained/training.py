@@ -6,6 +6,9 @@ test accuracy by at most 0.1 point: half the size for nothing) and stores it wit
 and metadata (data set, images, recipe and settings, epochs, test accuracy, training time,
 device, cnnlib version, the normalisation the net expects). :func:`reevaluate_network` measures
 a stored one again when only its recipe's test-time augmentation changed.
+
+:func:`stand_in` is the fast profile's network: ``make weights``'s smoke run of the same network
+(its recipe, on a few images for one epoch), measured but not stored.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ from ..settings import RunSettings
 from ..train import evaluate, fit
 from .evaluation import test_accuracy
 from .registry import Network, PretrainedError, get_network
-from .store import MANIFEST, load_file, read_manifest, save_network
+from .store import MANIFEST, Pretrained, load_file, read_manifest, save_network
 
-__all__ = ["FP16_TOLERANCE", "train_network", "reevaluate_network"]
+__all__ = ["FP16_TOLERANCE", "train_network", "stand_in", "reevaluate_network"]
 
 FP16_TOLERANCE = 0.001  # fp16 storage only if the test accuracy moves by at most 0.1 point
 
@@ -47,29 +50,16 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
                   log=print) -> dict:
     """Train ``name`` with its recipe, evaluate it, store it in ``folder`` with its manifest entry.
 
-    Steps, each timed and logged: train through ``fit`` (with a checkpoint in the cache's
-    ``weights-runs`` folder, so an interrupted ``make weights`` resumes), evaluate on all test images,
-    choose fp16 or fp32 storage, write the file and the manifest entry. ``smoke=True``: 256
-    training and 256 test images, one epoch (the whole path in seconds, for tests).
+    Steps, each timed and logged: train (:func:`_train`), evaluate on all test images, choose
+    fp16 or fp32 storage, write the file and the manifest entry. ``smoke=True``: the smoke run
+    (256 training and 256 test images, one epoch: the whole path in seconds, for tests).
     Returns the manifest entry.
     """
-    from .. import __version__
-
     network = get_network(name)
     folder = Path(folder)
     device = get_device(device)
-    train, test = network.load_data()
-    settings = network.settings()
-    if smoke:
-        train, test = train.subset(min(256, len(train))), test.subset(min(256, len(test)))
-        settings.update(epochs=1, batch_size=64)
-
     start = time.perf_counter()
-    seed_everything(0)  # the initial weights too are part of the run
-    model = network.build()
-    run = writable_cache_dir() / "weights-runs" / f"{name}{'-smoke' if smoke else ''}.pt"
-    history = fit(model, train, test, **settings, device=device, checkpoint=run,
-                  progress=progress)
+    model, history, (train, test), settings = _train(network, smoke, device, progress)
     train_wall = time.perf_counter() - start
     train_s = sum(history["seconds"])  # the training itself, also across a resume
     log(f"{name}: trained in {train_wall:.1f} s ({settings['epochs']} epochs on {len(train):,} "
@@ -87,19 +77,64 @@ def train_network(name: str, folder, *, smoke: bool = False, device=None, progre
         f"{'fp16' if dtype == torch.float16 else 'fp32'})")
 
     start = time.perf_counter()
-    meta = {"name": name, "dataset": network.dataset, "train_images": len(train),
-            "test_images": len(test), "recipe": network.recipe,
-            "settings": {k: stable_repr(v) for k, v in settings.items()},
-            "epochs": settings["epochs"], "test_acc": test_acc, "test_acc_fp32": acc32,
-            "training_seconds": train_s, "device": describe_device(device),
-            "cnnlib_version": __version__, "torch_version": str(torch.__version__),
-            "storage": "fp16" if dtype == torch.float16 else "fp32",
-            "mean": [float(m) for m in train.mean], "std": [float(s) for s in train.std],
-            "smoke": smoke, "note": network.note}
+    meta = {**_describe(network, (train, test), settings, history, device, smoke),
+            "test_acc": test_acc, "test_acc_fp32": acc32,
+            "storage": "fp16" if dtype == torch.float16 else "fp32"}
     entry = save_network(folder, name, _state_as(model, dtype), history, meta)
     log(f"{name}: saved in {time.perf_counter() - start:.1f} s: {folder / entry['file']} "
         f"({entry['bytes'] / 2**20:.2f} MB, SHA-256 {entry['sha256'][:12]}...)")
     return entry
+
+
+def stand_in(name: str, *, device=None) -> Pretrained:
+    """The fast profile's stand-in for the shipped ``name``: the smoke run of ``make weights``
+    (the same network, recipe and code, on 256 training images for one epoch), with its test
+    accuracy on its 256 test images (the images of ``test_accuracy(..., smoke=True)``).
+
+    It takes seconds, so a chapter's code runs in CI exactly as it runs on the shipped
+    network, with numbers that mean nothing. Its checkpoint in the cache makes it a one-time
+    cost; any change to the network or its recipe trains it again (``fit`` compares them).
+    """
+    network = get_network(name)
+    device = get_device(device)
+    model, history, data, settings = _train(network, True, device, progress=False)
+    # fit validated on those test images with the recipe's test-time augmentation: measuring
+    # them again would double the stand-in's cost for a number that means nothing anyway
+    test_acc = history.last["val_acc"]
+    meta = {**_describe(network, data, settings, history, device, True), "test_acc": test_acc}
+    return Pretrained(model.eval(), history, meta, test_acc)
+
+
+def _train(network: Network, smoke: bool, device, progress: bool):
+    """``network`` trained through ``fit`` with its recipe: ``(model, history, (train, test),
+    settings)``. The run is checkpointed in the cache's ``weights-runs`` folder, so an
+    interrupted ``make weights`` resumes and a finished run is loaded, not trained again."""
+    train, test = network.load_data(smoke)
+    settings = network.settings()
+    if smoke:
+        settings.update(epochs=1, batch_size=64)
+    seed_everything(0)  # the initial weights too are part of the run
+    model = network.build()
+    run = writable_cache_dir() / "weights-runs" / f"{network.name}{'-smoke' if smoke else ''}.pt"
+    history = fit(model, train, test, **settings, device=device, checkpoint=run,
+                  progress=progress)
+    return model, history, (train, test), settings
+
+
+def _describe(network: Network, data, settings: dict, history, device, smoke: bool) -> dict:
+    """The metadata of a trained network, but for its test accuracy and storage: data set,
+    images, recipe and settings, epochs, training time, device, versions, normalisation."""
+    from .. import __version__
+
+    train, test = data
+    return {"name": network.name, "dataset": network.dataset, "train_images": len(train),
+            "test_images": len(test), "recipe": network.recipe,
+            "settings": {k: stable_repr(v) for k, v in settings.items()},
+            "epochs": settings["epochs"], "training_seconds": sum(history["seconds"]),
+            "device": describe_device(device), "cnnlib_version": __version__,
+            "torch_version": str(torch.__version__),
+            "mean": [float(m) for m in train.mean], "std": [float(s) for s in train.std],
+            "smoke": smoke, "note": network.note}
 
 
 def reevaluate_network(name: str, folder, *, device=None, log=print) -> dict:
