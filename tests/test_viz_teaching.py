@@ -159,6 +159,23 @@ def test_dropout_scaling_shows_both_conventions_with_equal_expectations():
     plt.close(fig)
 
 
+def test_thinned_networks_cross_out_exactly_the_dropped_units():
+    from cnnlib.layers import dropout_mask
+
+    g = torch.Generator().manual_seed(7)
+    masks = [[dropout_mask(4, 0.2, generator=g), dropout_mask(3, 0.5, generator=g), torch.ones(2)]
+             for _ in range(2)]
+    fig = teaching.thinned_networks([4, 3, 2], masks)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "standard network", "thinned network 1", "thinned network 2"]
+    for ax, drawn in zip(fig.axes, [[torch.ones(4), torch.ones(3), torch.ones(2)], *masks]):
+        crosses = [line for line in ax.lines if line.get_marker() == "x"]
+        assert len(crosses) == sum(int((m == 0).sum()) for m in drawn)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="entries per layer"):
+        teaching.thinned_networks([4, 3, 2], [[torch.ones(4), torch.ones(2), torch.ones(2)]])
+
+
 def test_dropout_scaling_labels_the_p_it_is_given_and_matches_nn_dropout():
     fig = dropout_scaling(0.8)
     # nn.Dropout(p_drop=0.2) multiplies a kept value by 1 / 0.8 = 1.25 in training mode.

@@ -30,7 +30,7 @@ from .gabor import (gabor, gabor_explorer, gabor_likeness, show_gabor_family, sh
 from .patches import top_patches, show_top_patches
 from .schematics import adda_stages, cyclegan_diagram
 from .teaching import (batchnorm_axes, dropout_scaling, mcd_steps, plain_and_residual_block, stacked_windows,
-                       transfer_methods)
+                       thinned_networks, transfer_methods)
 
 __all__ = [
     "diagram", "draw_architecture",
@@ -41,6 +41,6 @@ __all__ = [
     "skimage_args",
     "symbols_from_skimage", "texture_energy", "top_patches", "show_top_patches",
     "adda_stages", "cyclegan_diagram",
-    "stacked_windows", "dropout_scaling", "batchnorm_axes", "plain_and_residual_block", "transfer_methods",
+    "stacked_windows", "dropout_scaling", "thinned_networks", "batchnorm_axes", "plain_and_residual_block", "transfer_methods",
     "mcd_steps",
 ]

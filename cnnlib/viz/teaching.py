@@ -46,8 +46,8 @@ from ..transfer import METHODS, target_model
 from ._boxes import FONT, HIGHLIGHT, arrow, box, legend, panel
 from .architecture import _COLOURS
 
-__all__ = ["stacked_windows", "dropout_scaling", "batchnorm_axes", "plain_and_residual_block",
-           "transfer_methods", "mcd_steps",
+__all__ = ["stacked_windows", "dropout_scaling", "thinned_networks", "batchnorm_axes",
+           "plain_and_residual_block", "transfer_methods", "mcd_steps",
            # what the figures are computed with, usable on their own
            "shared_statistics", "block_steps", "method_roles"]
 
@@ -197,6 +197,42 @@ def dropout_scaling(p_keep: float = 0.5):
                            scaled_weights=convention == "paper" and phase == "test")
     fig.suptitle(f"Dropout with p = {_number(p_keep)}, the probability that a unit is kept:\n"
                  "in each row, the expected input at training equals the input at test", fontsize=FONT)
+    return fig
+
+
+def _draw_units(ax, sizes, masks, title: str) -> None:
+    """Units as circles, layer by layer, left to right; a unit whose mask entry is 0 is
+    crossed out and its connections greyed."""
+    pos = [[(i, (n - 1) / 2 - j) for j in range(n)] for i, n in enumerate(sizes)]
+    for i in range(len(sizes) - 1):
+        for j, a in enumerate(pos[i]):
+            for k, b in enumerate(pos[i + 1]):
+                alive = masks[i][j] > 0 and masks[i + 1][k] > 0
+                ax.plot([a[0], b[0]], [a[1], b[1]], color="0.3" if alive else "0.9",
+                        lw=0.8 if alive else 0.5, zorder=1)
+    for i, layer in enumerate(pos):
+        for j, (x, y) in enumerate(layer):
+            kept = masks[i][j] > 0
+            ax.scatter(x, y, s=90, c="white" if kept else "0.85", edgecolors="k", zorder=2)
+            if not kept:
+                ax.plot(x, y, "x", color="tab:red", ms=8, mew=2, zorder=3)
+    ax.set_title(title, fontsize=FONT)
+    ax.axis("off")
+
+
+def thinned_networks(sizes, masks):
+    """The standard network of ``sizes`` units per layer beside the thinned networks that
+    ``masks`` make (Srivastava et al. 2014, Figure 1): one list per thinned network, one 0/1
+    tensor per layer (e.g. from ``cnnlib.layers.dropout_mask``); dropped units are crossed
+    out with their connections."""
+    for drawn in masks:
+        if [len(m) for m in drawn] != list(sizes):
+            raise ValueError(f"each network's masks must have {list(sizes)} entries per layer, "
+                             f"got {[len(m) for m in drawn]}")
+    fig, axes = plt.subplots(1, len(masks) + 1, figsize=(WIDTH, 2.4), layout="constrained")
+    _draw_units(axes[0], sizes, [torch.ones(n) for n in sizes], "standard network")
+    for n, (ax, drawn) in enumerate(zip(axes[1:], masks), start=1):
+        _draw_units(ax, sizes, drawn, f"thinned network {n}")
     return fig
 
 
