@@ -77,6 +77,9 @@ def test_spread_is_mean_and_sample_std():
     assert spread(torch.tensor([0.25, 0.25, 0.25]), digits=2) == "0.25 ± 0.00"
     assert spread([1, 2, 3, 4]) == "2.500 ± 1.291"  # ints are fine
     assert spread([0.9]) == "0.900"  # one run: no spread to show
+    # a Python float is formatted as Python formats it (0.1135 is 0.11349999... in float32)
+    assert spread([0.1135]) == f"{0.1135:.3f}" == "0.114"
+    assert spread([0.4875, 0.5205, 0.528]) == "0.512 ± 0.022"  # numpy: mean 0.51200, std 0.02157
     with pytest.raises(ValueError, match="at least one run"):
         spread([])
 
