@@ -9,6 +9,15 @@ what makes a check cell an nbgrader test cell: the autograder gives a cell its p
 without an error. Without nbgrader (in Colab, say) the student reads the same message under the
 cell.
 
+**Several parts.** A check cell that asks for several things (two functions and a value) would
+earn all its points or none if it called the checks directly. Such a cell declares its parts with
+:class:`Parts` instead, checks each with ``parts.check`` / ``parts.check_function`` (the same
+arguments), and ends with ``parts.score()``. Each part earns its share of the cell's points when
+all its checks pass; a failing part prints its message and the next part still runs. The score is
+the cell's result: a plain number (``2.0``), which nbgrader reads as the cell's partial credit,
+shown in Jupyter and the book as "2 of 3 points" with a ✔ or ✘ per part. A cell that earns
+nothing raises, as a one-part check does.
+
 In the student edition the answer is replaced by ``raise NotImplementedError()``; the checks then
 raise "not done yet". The answer and check cells carry the tag ``raises-exception``, so a chapter
 still runs top to bottom (nbclient, nbconvert, nbval) before any answer is written.
@@ -27,8 +36,10 @@ scores a check cell that wrote to stderr 0, so one ``UserWarning`` would cost a 
 points), and without the expected value in a local variable of the checker's frame (it is sealed
 away before the student's code runs, and may be passed as a function of no arguments, which is
 called only after the answer is frozen). In a shared kernel this raises the bar, not a wall: the
-student's code could still walk the stack or replace the checker. ``tools/grade.py`` (``make
-grade``) grades in a sandbox and flags the code that does such things (README, "For instructors").
+student's code could still walk the stack or replace the checker, or (in a cell of parts) reach
+the cell's ``parts`` or show a result of its own before the score. ``tools/grade.py`` (``make
+grade``) grades in a sandbox and flags the code that does such things, and a check cell whose
+result is not its own score (README, "For instructors").
 
 Used by the exercises of every chapter.
 """
