@@ -16,9 +16,11 @@ releases them, and:
 * one tools/grade.py run (the sandbox of `make grade`) grades chapter 1 as handed in by five
   students, one per cheat of issue 20 or several cheats per student: each cheat scores 0 on its
   exercise or is flagged, a correct answer that warns keeps its points, and the feedback pages
-  show no hidden test (4.3 min on two shared cores under load, the data cache seeded).
+  show no hidden test (5.1 min for five students on two shared cores under load, the data
+  cache seeded).
 
-Autograding executes every chapter three times (and validate one chapter twice more), training
+Autograding executes every chapter three times (four where HALF has it; validate one chapter
+up to three times more), training
 cells included, so by default only a fast subset of the chapters is graded: AUTOGRADED below
 (about 80 s on two shared cores; all 13 chapters took 6.5 min there, with the data cached).
 tests/test_student.py executes the exercises of all 13 chapters (stubbed, solved, one wrong answer)
