@@ -9,6 +9,15 @@ what makes a check cell an nbgrader test cell: the autograder gives a cell its p
 without an error. Without nbgrader (in Colab, say) the student reads the same message under the
 cell.
 
+**Several parts.** A check cell that asks for several things (two functions and a value) would
+earn all its points or none if it called the checks directly. Such a cell declares its parts with
+:class:`Parts` instead, checks each with ``parts.check`` / ``parts.check_function`` (the same
+arguments), and ends with ``parts.score()``. Each part earns its share of the cell's points when
+all its checks pass; a failing part prints its message and the next part still runs. The score is
+the cell's result: a plain number (``2.0``), which nbgrader reads as the cell's partial credit,
+shown in Jupyter and the book as "2 of 3 points" with a ✔ or ✘ per part. A cell that earns
+nothing raises, as a one-part check does.
+
 In the student edition the answer is replaced by ``raise NotImplementedError()``; the checks then
 raise "not done yet". The answer and check cells carry the tag ``raises-exception``, so a chapter
 still runs top to bottom (nbclient, nbconvert, nbval) before any answer is written.
@@ -27,8 +36,10 @@ scores a check cell that wrote to stderr 0, so one ``UserWarning`` would cost a 
 points), and without the expected value in a local variable of the checker's frame (it is sealed
 away before the student's code runs, and may be passed as a function of no arguments, which is
 called only after the answer is frozen). In a shared kernel this raises the bar, not a wall: the
-student's code could still walk the stack or replace the checker. ``tools/grade.py`` (``make
-grade``) grades in a sandbox and flags the code that does such things (README, "For instructors").
+student's code could still walk the stack or replace the checker, or (in a cell of parts) reach
+the cell's ``parts`` or show a result of its own before the score. ``tools/grade.py`` (``make
+grade``) grades in a sandbox and flags the code that does such things, and a check cell whose
+result is not its own score (README, "For instructors").
 
 Used by the exercises of every chapter.
 """
@@ -479,3 +490,138 @@ def _short(value) -> str:
         return f"<{type(value).__name__} of shape {tuple(value.shape)}>"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------- a check cell of several parts
+
+class Parts:
+    """The parts of one check cell, each earning its share of the cell's points.
+
+    A check cell that asks for several things (two functions and a value, say) declares them up
+    front, checks each, and ends with the score, which nbgrader reads as the cell's points::
+
+        parts = Parts("stack_params", "single_size", "saving_5", points=3)
+        parts.check_function("stack_params", lambda *a: stack_params(*a), cases)
+        parts.check("saving_5", lambda: saving_5, expected)
+        parts.score()
+
+    ``points`` is the cell's nbgrader points, split equally over the parts; or a dict
+    ``{part: points}`` (and no names) to weigh them. :meth:`check` and :meth:`check_function`
+    take the arguments of :func:`check` and :func:`check_function`; each check belongs to the part
+    named before any ``" ("`` of its name ("saving_5 (hand value)" is part "saving_5"), or to
+    ``part=``. A part is earned when every check of it passed. The parts are declared, not found
+    as the checks run, so that they and their points are the same with and without the hidden
+    tests; a part that no check of this run checked (one the hidden tests check, in the student
+    edition) is counted as earned, and the autograder, which runs the hidden tests, decides it.
+
+    A failing part prints its message (``✘`` wrong, ``…`` not done yet) and the later parts still
+    run: an answer that raises, is not done or is of a type the checker does not take fails its
+    part, not the cell. :meth:`score` raises ``AssertionError`` when no part passed its checks
+    (nbgrader gives 0 for an error, and a blank exercise fails as a one-part check does).
+    """
+
+    def __init__(self, *names: str, points):
+        if isinstance(points, dict) == bool(names):
+            raise TypeError("Parts: give the parts' names and the cell's points, or a dict {part: points}")
+        if isinstance(points, dict):
+            self._shares = dict(points)
+        else:
+            if len(set(names)) != len(names):
+                raise ValueError(f"Parts: a part is named twice: {names}")
+            self._shares = {name: points / len(names) for name in names}
+        if not all(share > 0 for share in self._shares.values()):
+            raise ValueError(f"Parts: every part needs points above 0: {self._shares}")
+        self._total = float(sum(points.values()) if isinstance(points, dict) else points)
+        self._checked: set[str] = set()
+        self._failed: dict[str, str] = {}  # part -> the message of its first failed check
+        self._running = False
+
+    def check(self, name: str, answer, expected, *, part: str | None = None, rtol: float = 1e-6,
+              timeout: float | None = TIMEOUT_S) -> None:
+        """:func:`check`, as one check of ``part`` (by default the part ``name`` names)."""
+        sealed = _Sealed(expected)
+        del expected  # as in check: this frame is on the stack while the student's code runs
+        if callable(answer):
+            answer = _failing_if_it_raises(name, answer)
+        self._run(name, part, lambda: check(name, answer, sealed.open(), rtol=rtol, timeout=timeout))
+
+    def check_function(self, name: str, function, cases, *, part: str | None = None,
+                       rtol: float = 1e-6, timeout: float | None = TIMEOUT_S) -> None:
+        """:func:`check_function`, as one check of ``part`` (by default the part ``name`` names)."""
+        sealed = _Sealed(list(cases))
+        del cases
+        self._run(name, part, lambda: check_function(name, function, sealed.open(), rtol=rtol, timeout=timeout))
+
+    def _run(self, name: str, part: str | None, run_check) -> None:
+        """``run_check()``, its ``AssertionError`` printed and counted against ``part``."""
+        part = name.split(" (")[0] if part is None else part
+        if part not in self._shares:  # a mistake in the check cell, not the student's
+            raise ValueError(f"Parts: {part!r} is not one of the parts declared: {', '.join(self._shares)}")
+        if self._running:
+            # the student's code, run by a check, calling a check itself (to mark a part passed)
+            raise AssertionError("a check cannot run inside the answer it checks")
+        self._running = True
+        self._checked.add(part)
+        try:
+            run_check()
+        except AssertionError as err:
+            print(err)  # the same message a one-part check cell shows, and on to the next part
+            self._failed.setdefault(part, str(err))
+        finally:
+            self._running = False
+
+    def score(self) -> Score:
+        """The points earned, as the cell's last line; raises ``AssertionError`` if none."""
+        __tracebackhide__ = True
+        passed = self._checked - set(self._failed)
+        if not passed:  # nothing right: the cell fails, as a one-part check does
+            if self._failed and all(message.startswith("…") for message in self._failed.values()):
+                raise AssertionError(f"… {', '.join(self._failed)}: not done yet (0 of {self._total:g} points).")
+            raise AssertionError(f"✘ 0 of {self._total:g} points: no part is right yet.")
+        if not self._failed:
+            points = self._total  # the exact total: a sum of thirds may round below it
+        else:
+            points = min(math.fsum(share for part, share in self._shares.items() if part not in self._failed),
+                         self._total)
+        verdicts = {part: "✘" if part in self._failed else "✔" if part in self._checked else "(checked when graded)"
+                    for part in self._shares}
+        return Score(points, self._total, verdicts)
+
+
+def _failing_if_it_raises(name: str, answer):
+    """``answer`` with an error it raises turned into the check's ``AssertionError``.
+
+    :func:`check` lets the student's error through (a one-part cell fails either way); in a cell
+    of parts it must fail only its part. "Not done" (NameError, NotImplementedError) and the time
+    limit pass through untouched, for :func:`check` to name them.
+    """
+    def run():
+        try:
+            return answer()
+        except NOT_DONE:
+            raise
+        except Exception as err:
+            raise AssertionError(f"✘ {name} raised {type(err).__name__}: {err}") from err
+    return run
+
+
+class Score:
+    """What a check cell of several parts shows as its result: the points it earned.
+
+    Its text (``repr``) is the plain number, which nbgrader reads as the cell's partial credit
+    (``utils.get_partial_grade``); Jupyter and the book show its Markdown instead, which they
+    prefer to plain text: "**2 of 3 points**: stack_params ✔, single_size ✘, saving_5 ✔".
+    Made by :meth:`Parts.score` only, from what its own checks found.
+    """
+
+    __slots__ = ("points", "total", "verdicts")
+
+    def __init__(self, points: float, total: float, verdicts: dict[str, str]):
+        self.points, self.total, self.verdicts = float(points), float(total), dict(verdicts)
+
+    def __repr__(self) -> str:
+        return repr(self.points)
+
+    def _repr_markdown_(self) -> str:
+        parts = ", ".join(f"{part} {verdict}" for part, verdict in self.verdicts.items())
+        return f"**{round(self.points, 2):g} of {self.total:g} points**: {parts}"

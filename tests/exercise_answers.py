@@ -2,7 +2,8 @@
 
 ANSWERS: each value-answer's value per chapter, by hand (the oracle the release is grepped for).
 FORMULAS: the literal formulas the old check cells showed. WRONG: one deliberately wrong answer
-per chapter, which must cost exactly that exercise's points.
+per chapter, which must cost exactly that exercise's points. HALF: one answer that breaks one part
+of an exercise of several parts, which must cost exactly that part's points.
 """
 
 # Each value-answer's value, by hand (the oracle). The issue: check cells held them as literals.
@@ -37,4 +38,13 @@ WRONG = {
     "11": (3, "grad_inverted = 1 - p_source", "grad_inverted = p_source"),
     "12": (1, "return (F(G(x)) - x).abs().mean()", "return ((F(G(x)) - x) ** 2).mean()"),
     "13": (1, "(1 / wavelength, theta,", "(wavelength, theta,"),
+}
+
+# One answer that breaks one part of an exercise of several parts (cnnlib.exercises.Parts), for the
+# chapters tests/test_nbgrader.py autogrades by default and chapter 8 (issue 20's example):
+# (exercise number, text in its solution, wrong text, the points the exercise then earns).
+HALF = {
+    "06": (1, "width_for_2x2 = 36", "width_for_2x2 = 35", 1.0),  # lenet_widths still right: 1 of 2
+    "08": (1, "return 1 + n * (F - 1)", "return n * (F - 1)", 2.0),  # single_size wrong: 2 of 3
+    "13": (2, "hot_relu5_dead = dead_fraction(", "hot_relu5_dead = 2 + dead_fraction(", 1.0),  # 1 of 2
 }

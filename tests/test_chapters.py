@@ -57,6 +57,59 @@ def test_chapter_has_three_checked_exercises_with_hidden_solutions(path):
         assert re.search(r"\bcheck(_function)?\(", following), "a check cell must follow each solution"
 
 
+def check_calls(source):
+    """(part, how) for each check a check cell makes: the part its name (or ``part=``) names, and
+    ``"parts"`` for ``parts.check...`` or ``"plain"`` for a bare ``check``/``check_function``."""
+    import ast
+
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("check", "check_function"):
+            given = [k.value.value for k in node.keywords if k.arg == "part"]
+            calls.append((given[0] if given else node.args[0].value.split(" (")[0], "parts"))
+        elif isinstance(func, ast.Name) and func.id in ("check", "check_function"):
+            calls.append((node.args[0].value.split(" (")[0], "plain"))
+    return calls
+
+
+def declared_parts(source):
+    """The names and points of a check cell's ``Parts(...)``, or ``None``."""
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Parts":
+            points = ast.literal_eval(next(k.value for k in node.keywords if k.arg == "points"))
+            if isinstance(points, dict):
+                return list(points), sum(points.values())
+            return [ast.literal_eval(a) for a in node.args], points
+    return None
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_a_check_cell_of_several_parts_scores_each_part(path):
+    # Issue 20: a check cell of several parts earns each part's share (cnnlib.exercises.Parts);
+    # the parts are declared up front, hidden tests included, and add up to the cell's points.
+    for cell in code_cells(load(path)):
+        grader = cell["metadata"].get("nbgrader", {})
+        if not grader.get("grade") or grader.get("solution"):
+            continue
+        source = "".join(cell["source"])
+        calls, declared = check_calls(source), declared_parts(source)
+        where = f"{path.name} {grader['grade_id']}"
+        if declared is None:
+            assert len({part for part, _ in calls}) == 1, f"{where}: several parts, and no Parts"
+            continue
+        names, points = declared
+        assert {how for _, how in calls} == {"parts"}, f"{where}: a bare check in a cell of parts"
+        assert sorted(names) == sorted({part for part, _ in calls}), f"{where}: Parts declares {names}"
+        assert points == grader["points"], f"{where}: Parts(points=...) is not the cell's points"
+        assert source.rstrip().endswith("\nparts.score()"), f"{where}: the cell ends with its score"
+        assert "### BEGIN HIDDEN TESTS" not in source.split("parts = Parts(")[0], where
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_plot_cells_end_with_plt_show(path):
     for cell in code_cells(load(path)):

@@ -1,5 +1,6 @@
 """cnnlib.exercises: checks print ✔ when right and raise AssertionError saying how an answer is
-wrong (never what the answer is), or "not done yet" for a stub."""
+wrong (never what the answer is), or "not done yet" for a stub; a check cell of several parts
+earns each part's share of its points (Parts), and shows its score as a plain number."""
 import signal
 import sys
 import time
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlib.exercises import check, check_function, describe_mismatch, freeze, relative_error
+from cnnlib.exercises import Parts, check, check_function, describe_mismatch, freeze, relative_error
 
 
 def test_correct_answers_pass(capsys):
@@ -370,3 +371,180 @@ def test_a_value_answer_that_never_returns_is_stopped():
         check("answer", endless, 3, timeout=0.2)
     assert time.perf_counter() - start < 5
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# ---------------------------------------------------------------- a check cell of several parts
+
+def test_each_part_earns_its_share_and_a_failing_part_does_not_stop_the_next(capsys):
+    parts = Parts("stack_params", "single_size", "saving_5", points=3)
+    parts.check_function("stack_params", lambda n: 9 * n, [((1,), 9), ((2,), 18)])
+    parts.check_function("single_size", lambda n: 2 * n, [((1,), 3)])  # wrong
+    parts.check("saving_5", lambda: 0.28, 0.28)
+    score = parts.score()
+    assert repr(score) == "2.0"  # the plain number nbgrader reads as the cell's points
+    assert score._repr_markdown_() == "**2 of 3 points**: stack_params ✔, single_size ✘, saving_5 ✔"
+    out, err = capsys.readouterr()
+    assert out == ("✔ stack_params: all 2 cases correct.\n"
+                   "✘ single_size(1): got 2, too small.\n"  # the one-part check's words, no expected value
+                   "✔ saving_5: correct.\n") and err == ""
+
+
+def test_a_part_is_earned_only_when_all_its_checks_pass(capsys):
+    parts = Parts("layers", "saving_5", points=2)
+    parts.check("layers", lambda: 5, 5)
+    parts.check("saving_5", lambda: 0.28, 0.28)
+    parts.check("saving_5 (hand value)", lambda: 0.28, 0.3)  # the same part, by the name before " ("
+    parts.check("size check", lambda: 1, 2, part="layers")  # or by part=
+    with pytest.raises(AssertionError, match=r"^✘ 0 of 2 points: no part is right yet\.$"):
+        parts.score()
+    assert "✘ saving_5 (hand value): got 0.28, too small." in capsys.readouterr().out
+
+
+def test_points_may_be_given_per_part_and_thirds_add_up_to_the_total():
+    weighed = Parts(points={"conv": 2, "fc": 0.5, "share": 0.5})
+    weighed.check("conv", 1, 1)
+    weighed.check("fc", 1, 2)
+    weighed.check("share", 1, 1)
+    assert repr(weighed.score()) == "2.5"
+    thirds = Parts("a", "b", "c", points=2)
+    for name in "abc":
+        thirds.check(name, 1, 1)
+    assert repr(thirds.score()) == "2.0"  # not 1.9999999999999998, which nbgrader would call partial
+    one_third = Parts("a", "b", "c", points=2)
+    one_third.check("a", 1, 1)
+    one_third.check("b", 1, 2)
+    one_third.check("c", 1, 2)
+    score = one_third.score()
+    assert abs(float(repr(score)) - 2 / 3) < 1e-12 and score._repr_markdown_().startswith("**0.67 of 2 points**")
+
+
+def _raises():
+    return [][0]
+
+
+def _stub(*args):
+    raise NotImplementedError()
+
+
+class _Sneaky(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+def test_an_answer_that_raises_is_not_done_or_is_an_odd_type_fails_its_part_only(capsys):
+    parts = Parts("raises", "stub", "missing", "odd", "function stub", "right", points=6)
+    parts.check("raises", _raises, 1)
+    parts.check("stub", _stub, 1)
+    parts.check("missing", lambda: undefined_answer, 1)  # noqa: F821
+    parts.check("odd", lambda: _Sneaky(3), 5)
+    parts.check_function("function stub", lambda *args: _stub(*args), [((1,), 1)])
+    parts.check("right", lambda: 3, 3)
+    score = parts.score()
+    assert repr(score) == "1.0"
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "✘ raises raised IndexError: list index out of range"
+    assert out[1].startswith("… stub: not done yet") and out[2].startswith("… missing: not done yet")
+    assert "_Sneaky (a subclass of int)" in out[3] and out[4].startswith("… function stub: not done yet")
+    assert out[5] == "✔ right: correct."
+
+
+def test_a_blank_exercise_fails_as_a_one_part_check_does(capsys):
+    parts = Parts("he_std", "glorot_std", points=2)
+    parts.check_function("he_std", _stub, [((1,), 1.0)])
+    parts.check("glorot_std", _stub, 1.0)
+    with pytest.raises(AssertionError, match=r"^… he_std, glorot_std: not done yet \(0 of 2 points\)\.$"):
+        parts.score()
+    assert capsys.readouterr().out.count("not done yet") == 2
+
+
+def test_a_part_only_the_hidden_tests_check_counts_in_the_total():
+    # the student edition has no hidden tests: the part is not failed there, and the points are
+    # the same as where the hidden tests run
+    parts = Parts("conv2_saving", "hand_only", points=2)
+    parts.check("conv2_saving", 307_200, 307_200)
+    score = parts.score()
+    assert repr(score) == "2.0"
+    assert score._repr_markdown_() == "**2 of 2 points**: conv2_saving ✔, hand_only (checked when graded)"
+    graded = Parts("conv2_saving", "hand_only", points=2)
+    graded.check("conv2_saving", 307_200, 307_200)
+    graded.check("hand_only (hand value)", 1, 2)
+    assert repr(graded.score()) == "1.0"
+
+
+def test_a_check_cell_that_names_an_undeclared_part_is_a_mistake_in_the_cell():
+    with pytest.raises(ValueError, match="'typo' is not one of the parts declared: a, b"):
+        Parts("a", "b", points=2).check("typo", 1, 1)
+    with pytest.raises(TypeError):
+        Parts("a", points={"a": 1})
+    with pytest.raises(ValueError, match="named twice"):
+        Parts("a", "a", points=2)
+
+
+def test_the_time_limit_and_the_notes_hold_for_each_part(capsys):
+    def endless(n):
+        while True:
+            pass
+
+    parts = Parts("endless", "warns", points=2)
+    parts.check_function("endless", endless, [((1,), 2)], timeout=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts.check("warns", lambda: _warns_and_doubles(2), 4)
+    assert repr(parts.score()) == "1.0"
+    out, err = capsys.readouterr()
+    assert "endless(1) did not finish within 0.2 s" in out and "note: your code wrote to stderr" in out
+    assert err == "" and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_the_expected_value_stays_sealed_in_a_part():
+    parts = Parts("answer", "f", points=2)
+    parts.check("answer", lambda: _expected_from_the_stack(), 853)
+    parts.check_function("f", lambda x: _expected_from_the_stack(), [((1,), 853)])
+    with pytest.raises(AssertionError, match="no part is right"):
+        parts.score()
+
+
+def test_an_answer_cannot_run_a_check_to_earn_a_part(capsys):
+    # The cheat: the student's code, called by one check, passes another part with an expected
+    # value of its own choosing (the check cell's `parts` is a global of the notebook).
+    parts = Parts("a", "b", points=2)
+
+    def marks_b_passed():
+        parts.check("b", 1, 1)
+        return 0
+
+    parts.check("a", marks_b_passed, 5)
+    parts.check("b", lambda: 0, 5)
+    with pytest.raises(AssertionError, match="no part is right"):
+        parts.score()
+    assert "a check cannot run inside the answer it checks" in capsys.readouterr().out
+
+
+def test_the_score_comes_from_its_own_checks_only():
+    # an earlier cell's Parts, all passed, is another object: the check cell makes a fresh one
+    earlier = Parts("a", "b", points=2)
+    earlier.check("a", 1, 1)
+    earlier.check("b", 1, 1)
+    parts = Parts("a", "b", points=2)
+    parts.check("a", 0, 1)
+    parts.check("b", 0, 1)
+    with pytest.raises(AssertionError):
+        parts.score()
+
+
+def test_jupyter_shows_the_words_and_nbgrader_reads_the_number():
+    utils = pytest.importorskip("nbgrader.utils")
+    from IPython.core.formatters import DisplayFormatter
+    from nbformat import v4
+
+    parts = Parts("a", "b", "c", points=3)
+    for name, answer in zip("abc", (1, 2, 1)):
+        parts.check(name, answer, 1)
+    data, _ = DisplayFormatter().format(parts.score())
+    assert data["text/plain"] == "2.0" and data["text/markdown"].startswith("**2 of 3 points**")
+    cell = v4.new_code_cell(outputs=[v4.new_output("stream", name="stdout", text="✔ a: correct.\n"),
+                                     v4.new_output("execute_result", data=data, execution_count=1)],
+                            metadata={"nbgrader": {"grade": True, "solution": False, "points": 3}})
+    assert utils.determine_grade(cell) == (2.0, 3.0)

@@ -1,4 +1,5 @@
-"""tools/grade.py's parts that need no nbgrader run: the flags and the sandbox's read-only copies.
+"""tools/grade.py's parts that need no nbgrader run: the flags (a check cell's score included) and
+the sandbox's read-only copies.
 
 The whole command, with real nbgrader and a cheating submission per cheat of issue 20, is in
 tests/test_nbgrader.py (slow tier).
@@ -73,6 +74,11 @@ def test_an_honest_answer_raises_no_flag():
     ("class T(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, *a):\n        pass", "tensor or array"),
     ("import gc\nfound = gc.get_referrers(width)", "searches the heap"),
     ("exec('import sy' + 's')", "exec/eval"),
+    ("class Parts:\n    pass", "redefines check/check_function/Parts"),
+    ("import sys\ndef width(W):\n    sys.displayhook(2.0)\n    return 0", "changes how a cell's result is shown"),
+    ("get_ipython().ast_node_interactivity = 'none'", "changes how a cell's result is shown"),
+    ("get_ipython().display_formatter.formatters['text/plain'].for_type(float, print)",
+     "changes how a cell's result is shown"),
 ])
 def test_each_cheat_of_the_issue_is_flagged(cheat, words):
     flags = _all_flags(_submitted("def width(W):\n    return W - 2\n", extra=cheat))
@@ -120,6 +126,38 @@ def test_a_check_cell_that_printed_no_verdict_is_flagged():
         "check cell ex1_check produced no output"]
     assert grade.silent_check_flags(v4.new_notebook(cells=[_check_cell(other)])) == [
         "check cell ex1_check passed without printing a verdict"]
+
+
+def _parts_cell(*outputs, points=3):
+    return v4.new_code_cell("parts = Parts('a', 'b', 'c', points=3)\nparts.check('a', lambda: a, 1)\nparts.score()",
+                            outputs=list(outputs),
+                            metadata={"nbgrader": {"grade": True, "grade_id": "ex1_check", "points": points}})
+
+
+def _result(plain, markdown=None):
+    data = {"text/plain": plain, **({"text/markdown": markdown} if markdown else {})}
+    return v4.new_output("execute_result", data=data, execution_count=1)
+
+
+def test_a_check_cell_whose_result_is_not_its_own_score_is_flagged():
+    printed = v4.new_output("stream", name="stdout", text="✔ a: correct.\n✘ b: got 2, too large.\n")
+    score = _result("2.0", "**2 of 3 points**: a ✔, b ✘, c ✔")
+    failed = v4.new_output("error", ename="AssertionError", evalue="✘ 0 of 3 points: no part is right yet.",
+                           traceback=[])
+    # a genuine partial score, and a cell of parts that earned nothing (it raised): nothing to look at
+    assert grade.score_flags(v4.new_notebook(cells=[_parts_cell(printed, score), _parts_cell(printed, failed)])) == []
+    wrong = "check cell ex1_check shows a result that is not its score (nbgrader reads it as the cell's points)"
+    cases = [
+        (_parts_cell(printed), "check cell ex1_check shows no score"),  # suppressed: nbgrader gives full points
+        (_parts_cell(_result("3.0"), printed, score), wrong),  # the student's code called the display hook
+        (_parts_cell(printed, _result("3.0", "**2 of 3 points**: a ✔, b ✘, c ✔")), wrong),  # a formatter
+        (_parts_cell(printed, score, points=2), wrong),  # a score of another cell's points
+        (_check_cell(v4.new_output("stream", name="stdout", text="✔ x: correct.\n"), _result("0.5")), wrong),
+    ]
+    for cell, flag in cases:
+        assert grade.score_flags(v4.new_notebook(cells=[cell])) == [flag]
+    # the printed verdicts of a partial score are verdicts: no "passed without printing a verdict"
+    assert grade.silent_check_flags(v4.new_notebook(cells=[_parts_cell(printed, score)])) == []
 
 
 def test_the_read_only_copy_is_read_only_and_its_digest_shows_a_change(tmp_path):

@@ -6,16 +6,21 @@ releases them, and:
 * the release has the same cells as `make student`'s edition (tools/student.py), for every chapter;
 * `nbgrader autograde` gives (1) the release as it is 0 points on every exercise, (2) the release
   with the reference solutions pasted back full points, (3) a release with one deliberately
-  wrong answer per chapter full points except on exactly that exercise;
+  wrong answer per chapter full points except on exactly that exercise, (4) a release with one
+  part of an exercise of several parts wrong (exercise_answers.HALF) exactly that exercise's
+  partial points (nbgrader reads the score the check cell shows: cnnlib.exercises.Parts);
 * the unanswered release fails only in its answer and check cells, and each check says
   "not done yet" (the rest of the chapter ran);
-* `tools/validate.py` (nbgrader's validator) exits 1 for an unanswered chapter and 0 for a solved one;
-* one tools/grade.py run (the sandbox of `make grade`) grades chapter 1 as handed in by four
+* `tools/validate.py` (nbgrader's validator) exits 1 for an unanswered chapter and for one with a
+  partial score, and 0 for a solved one;
+* one tools/grade.py run (the sandbox of `make grade`) grades chapter 1 as handed in by five
   students, one per cheat of issue 20 or several cheats per student: each cheat scores 0 on its
   exercise or is flagged, a correct answer that warns keeps its points, and the feedback pages
-  show no hidden test (4.3 min on two shared cores under load, the data cache seeded).
+  show no hidden test (5.1 min for five students on two shared cores under load, the data
+  cache seeded).
 
-Autograding executes every chapter three times (and validate one chapter twice more), training
+Autograding executes every chapter three times (four where HALF has it; validate one chapter
+up to three times more), training
 cells included, so by default only a fast subset of the chapters is graded: AUTOGRADED below
 (about 80 s on two shared cores; all 13 chapters took 6.5 min there, with the data cached).
 tests/test_student.py executes the exercises of all 13 chapters (stubbed, solved, one wrong answer)
@@ -33,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_answers import WRONG
+from exercise_answers import HALF, WRONG
 
 pytest.importorskip("nbgrader")
 pytestmark = pytest.mark.slow  # nbgrader executes chapters
@@ -101,9 +106,10 @@ def solved(release, source):
     return nb
 
 
-def with_one_wrong_answer(release, source, chapter):
+def with_one_wrong_answer(release, source, chapter, table=WRONG):
+    """The solved release with one answer changed: WRONG's (an exercise wrong) or HALF's (a part)."""
     nb = solved(release, source)
-    number, right, wrong = WRONG[chapter]
+    number, right, wrong = table[chapter][:3]
     cell = answer_cells(nb)[f"ex{number}_answer"]
     assert right in cell.source, f"chapter {chapter}: WRONG's text is not in exercise {number}"
     cell.source = cell.source.replace(right, wrong)
@@ -156,7 +162,8 @@ def test_raises_exception_lets_nbclient_run_past_a_stub_and_its_check():
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Three submissions of the autograded chapters (blank, solved, one wrong answer per chapter), autograded."""
+    """The submissions of the autograded chapters (blank, solved, one wrong answer per chapter, and
+    one part of an exercise wrong where HALF has the chapter), autograded."""
     chapters = autograded_chapters()
     assert chapters, "CNNLIB_NBGRADER_CHAPTERS names no chapter"
     course = tmp_path_factory.mktemp("course")
@@ -165,8 +172,11 @@ def graded(tmp_path_factory):
     for path in chapters:
         release = nbformat.read(course / "release" / "ch" / path.name, 4)
         source = nbformat.read(path, 4)
-        for who, nb in (("blank", release), ("solved", solved(release, source)),
-                        ("wrong", with_one_wrong_answer(release, source, path.name[:2]))):
+        submissions = [("blank", release), ("solved", solved(release, source)),
+                       ("wrong", with_one_wrong_answer(release, source, path.name[:2]))]
+        if path.name[:2] in HALF:
+            submissions.append(("half", with_one_wrong_answer(release, source, path.name[:2], HALF)))
+        for who, nb in submissions:
             target = course / "submitted" / who / "ch" / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, target)
@@ -177,7 +187,7 @@ def graded(tmp_path_factory):
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for path in chapters:
-            for who in ("blank", "solved", "wrong"):
+            for who in ("blank", "solved", "wrong") + (("half",) if path.name[:2] in HALF else ()):
                 for grade_id in grade_cells(nbformat.read(path, 4)):
                     grade = gb.find_grade(grade_id, path.stem, "ch", who)
                     scores[path.name[:2], who, grade_id] = (grade.score, grade.max_score)
@@ -204,8 +214,18 @@ def test_one_wrong_answer_loses_exactly_that_exercise(graded):
     for path, scores in _chapter_scores(graded, "wrong"):
         number = WRONG[path.name[:2]][0]
         lost = sorted(g for g, (score, maximum) in scores.items() if score < maximum)
-        assert lost == [f"ex{number}_check"], (path.name, scores)
-        assert scores[f"ex{number}_check"][0] == 0
+        assert lost == [f"ex{number}_check"], (path.name, scores)  # all of it, or its wrong part's share
+
+
+def test_a_half_right_exercise_of_several_parts_gets_its_share_of_the_points(graded):
+    # Issue 20: a check cell of parts (cnnlib.exercises.Parts) shows its score, which nbgrader
+    # reads as the cell's points; every other exercise keeps all of its points
+    halves = list(_chapter_scores(graded, "half"))
+    assert halves, "no autograded chapter has an entry in exercise_answers.HALF"
+    for path, scores in halves:
+        number, _, _, points = HALF[path.name[:2]]
+        assert scores[f"ex{number}_check"][0] == points < scores[f"ex{number}_check"][1], (path.name, scores)
+        assert all(score == maximum for g, (score, maximum) in scores.items() if g != f"ex{number}_check")
 
 
 def test_the_unanswered_release_fails_only_in_its_exercises(graded):
@@ -230,7 +250,7 @@ def validate(notebook):
                           env=_grade_env(), capture_output=True, text=True)
 
 
-def test_validate_fails_an_unanswered_chapter_and_passes_a_solved_one(graded):
+def test_validate_fails_an_unanswered_or_half_right_chapter_and_passes_a_solved_one(graded):
     # `nbgrader validate` prints "VALIDATION FAILED" and exits 0: tools/validate.py exits 1
     course, chapters, _ = graded
     path = next((p for p in chapters if p.name.startswith(VALIDATED)), chapters[0])
@@ -241,6 +261,10 @@ def test_validate_fails_an_unanswered_chapter_and_passes_a_solved_one(graded):
     answered = validate(course / "submitted" / "solved" / "ch" / path.name)
     assert answered.returncode == 0, answered.stdout + answered.stderr
     assert "passes all the tests" in answered.stdout
+    if path.name[:2] in HALF:  # a partial score is a failing check too
+        half = validate(course / "submitted" / "half" / "ch" / path.name)
+        assert half.returncode == 1, half.stdout + half.stderr
+        assert "a check earned part of its points" in half.stdout
 
 
 # ---------------------------------------------------------------- cheats, graded in the sandbox (make grade)
@@ -317,6 +341,10 @@ CHEATS = {
     # an IPython input transformer that turns every later cell into `pass`
     "silent": {"ex1_answer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n\n\n"
                              "def output_size(W, F, S=1, P=0):\n    return 0\n"},
+    # a result shown before the score of a check cell of parts (exercise 3): nbgrader reads the
+    # first result as the cell's points, so a wrong layers_for_11 would keep all of them
+    "shown": {"ex3_answer": "import sys\n\n\ndef stacked_receptive_field(n, F=3):\n"
+                            "    sys.displayhook(2.0)\n    return 1 + n * (F - 1)\n\n\nlayers_for_11 = 4\n"},
     # several cheats, one per exercise: the oracle copied (1), expected read off the stack by a
     # function (2) and by a number type (3), a tensor subclass (5); exercise 4 is answered honestly
     "mixed": {
@@ -403,9 +431,17 @@ def test_an_input_transformer_that_silences_later_cells_is_flagged(sandboxed):
     assert any("ex5_check produced no output" in f for f in flags), flags
 
 
+def test_a_result_shown_before_the_score_is_flagged(sandboxed):
+    flags = _flags(sandboxed, "shown")
+    assert any("changes how a cell's result is shown" in f for f in flags), flags
+    assert "check cell ex3_check shows a result that is not its score (nbgrader reads it as the cell's points)" in flags
+    assert sandboxed[4]["shown"][1]  # flagged in the gradebook: its ex3 score is not to be trusted
+
+
 def test_reading_expected_off_the_stack_scores_zero(sandboxed):
     assert _score(sandboxed, "mixed", 2)[0] == 0  # a function that returns the frame's `expected`
-    assert _score(sandboxed, "mixed", 3)[0] == 0  # a number type whose __float__ does it
+    # a number type whose __float__ does it: its part earns nothing, the honest part its share
+    assert _score(sandboxed, "mixed", 3) == (1.0, 2.0)
     assert any("sys._getframe" in f for f in _flags(sandboxed, "mixed"))
 
 
@@ -426,8 +462,8 @@ def test_copying_the_oracle_is_flagged(sandboxed):
 def test_grade_prints_the_flagged_students(sandboxed):
     done = sandboxed[2]
     assert done.returncode == 1
-    assert "flagged: mixed, silent, swap" in done.stdout
-    assert "graded 4 of 4 notebooks (4 students)" in done.stdout
+    assert "flagged: mixed, shown, silent, swap" in done.stdout
+    assert "graded 5 of 5 notebooks (5 students)" in done.stdout
 
 
 def _text(html_or_source):

@@ -14,7 +14,9 @@ of the cells' code; a training experiment the exercises do not use is left out).
 the only errors allowed are the stubs' NotImplementedError, and every check cell must print
 "not done yet". Then the cells from the first answer on again, with the solutions pasted back:
 every check must print ✔. A check raises AssertionError when the answer is wrong or missing, so
-the stubbed run may fail in the tagged cells only, and each check says "not done yet".
+the stubbed run may fail in the tagged cells only, and each check says "not done yet". A check
+cell of parts (cnnlib.exercises.Parts) prints each part's verdict and shows its score; it raises
+only when no part is right, so a wrong answer there may cost only its part's points.
 The rest of each chapter is what nbval runs on the full chapter (`make notebooks`); executing
 every student edition whole would cost as much again.
 """
@@ -249,9 +251,11 @@ def _token(value):
 
 
 def _expected_arguments(source, name):
-    """The expected-value argument of each ``check("name", answer, expected)`` call in ``source``."""
+    """The expected-value argument of each ``check("name", answer, expected)`` call in ``source``
+    (or ``parts.check(...)``, in a check cell of parts)."""
     return [node.args[2] for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" and len(node.args) == 3
+            if isinstance(node, ast.Call) and len(node.args) == 3
+            and (getattr(node.func, "id", None) == "check" or getattr(node.func, "attr", None) == "check")
             and isinstance(node.args[0], ast.Constant) and node.args[0].value == name]
 
 
@@ -458,6 +462,20 @@ def _errors(cell):
     return [o for o in cell.outputs if o.output_type == "error"]
 
 
+def _score(cell, path):
+    """(points shown, the check cell's points) for a check cell of parts that did not fail, else None."""
+    results = [o for o in cell.outputs if o.output_type == "execute_result"]
+    if not results:
+        return None
+    points = read(path).cells[cell.metadata.run.index].metadata.nbgrader.points
+    return float(results[-1].data["text/plain"]), float(points)
+
+
+def _lost_points(cell, path):
+    score = _score(cell, path)
+    return bool(_errors(cell)) or (score is not None and score[0] < score[1])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_student_edition_fails_only_in_its_stubs(executed, path):
@@ -484,7 +502,11 @@ def test_every_check_says_not_done_yet_for_a_stub(executed, path):
         verdicts = [e.evalue for e in _errors(cell)]
         assert len(verdicts) == 1 and verdicts[0].startswith("… ") and "not done yet" in verdicts[0], (
             cell.source, verdicts)
-        assert not VERDICT.findall(output_text(cell).replace(verdicts[0], "")), "no ✔ before it"
+        printed = VERDICT.findall(output_text(cell).replace(verdicts[0], ""))
+        if "Parts(" in cell.source:  # a cell of parts: each part said "not done yet", then the cell raised
+            assert printed and all(v.startswith("… ") and "not done yet" in v for v in printed), printed
+        else:
+            assert not printed, "no ✔ before it"
 
 
 @pytest.mark.slow
@@ -498,6 +520,9 @@ def test_with_the_solutions_pasted_back_every_check_passes(executed, path):
     for cell in checks:
         verdicts = VERDICT.findall(output_text(cell))
         assert verdicts and all(v.startswith("✔") for v in verdicts), (cell.source, verdicts)
+        if "Parts(" in cell.source:  # a cell of parts shows its score: all the points
+            score = _score(cell, path)
+            assert score is not None and score[0] == score[1], (cell.source, score)
 
 
 @pytest.mark.slow
@@ -506,10 +531,14 @@ def test_one_wrong_answer_fails_exactly_its_check_and_says_how(executed, path):
     cells = _cells(executed, path.name, "wrong")
     number = WRONG[path.name[:2]][0]
     checks = [c for c in cells if c.metadata.run.role == "check"]
-    failed = [k + 1 for k, cell in enumerate(checks) if _errors(cell)]
+    failed = [k + 1 for k, cell in enumerate(checks) if _lost_points(cell, path)]
     assert failed == [number], [(c.source[:200], _errors(c) and _errors(c)[0].evalue) for c in checks]
-    [error] = _errors(checks[number - 1])
-    assert error.ename == "AssertionError" and error.evalue.startswith("✘ "), error.evalue
+    cell = checks[number - 1]
+    if _errors(cell):
+        [error] = _errors(cell)
+        assert error.ename == "AssertionError" and error.evalue.startswith("✘ "), error.evalue
+    else:  # a cell of parts: the wrong part says how, and the others keep their points
+        assert "Parts(" in cell.source and re.search(r"^✘ ", output_text(cell), re.M), output_text(cell)
 
 
 def test_readme_points_table_matches_the_chapters():

@@ -32,8 +32,11 @@ can neither reach the instructor's files nor go unnoticed:
   frames (``sys._getframe``, ``inspect.``, ``f_locals``), changes how IPython reads cells
   (``input_transformers``), replaces the exception handler (``set_custom_exc``), defines
   ``__eq__`` or ``__torch_function__``, or the like (FLAGS below), or that copies a check cell's
-  oracle (a check cell's line verbatim, or a name only a check cell defines). Flags are for a
-  human to look at: a flagged submission keeps its score.
+  oracle (a check cell's line verbatim, or a name only a check cell defines), or changes how a
+  cell's result is shown (``displayhook``, ``display_formatter``). A check cell of parts earns
+  the score it shows as its result (nbgrader's partial credit), so a check cell whose result is
+  not its own score (missing, shown twice, or its number and words disagreeing) is flagged too.
+  Flags are for a human to look at: a flagged submission keeps its score.
 
 The exit status is 0 when every submission was graded and none is flagged, 1 when some are
 flagged or could not be graded, 2 for a usage error (a missing course folder, say).
@@ -67,12 +70,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # exec/eval are flagged as well.
 FLAGS = [
     (r"cnnlib\s*\.\s*exercises|from\s+cnnlib\s+import\s+[^\n]*\bexercises\b", "touches cnnlib.exercises (the checker)"),
-    (r"^\s*def\s+check(_function)?\b|^\s*check(_function)?\s*=[^=]", "redefines check/check_function"),
+    (r"^\s*def\s+check(_function)?\b|^\s*check(_function)?\s*=[^=]|^\s*(class\s+Parts\b|Parts\s*=[^=])",
+     "redefines check/check_function/Parts"),
     (r"\bsys\s*\.\s*_getframe|_current_frames", "walks the call stack (sys._getframe)"),
     (r"\binspect\s*\.|^\s*(from|import)\s+inspect\b", "uses inspect (can read the checker's frames)"),
     (r"\b(f_locals|f_back|f_globals|tb_frame|gi_frame|cell_contents|__closure__)\b", "reads frames or closures"),
     (r"input_transformers|input_transformer_manager|ast_transformers", "changes how IPython reads later cells (input_transformers)"),
     (r"set_custom_exc", "replaces IPython's exception handler (set_custom_exc)"),
+    (r"displayhook|display_formatter|display_pub|ast_node_interactivity|execute_result",
+     "changes how a cell's result is shown (nbgrader reads a check cell's result as its points)"),
     (r"\bevents\s*\.\s*register|register_magic|run_line_magic|run_cell\b", "hooks into IPython (events, magics, run_cell)"),
     (r"\b__eq__\b|\b__ne__\b", "defines __eq__ (an answer that equals anything)"),
     (r"__torch_function__|__torch_dispatch__|__array_(ufunc|function)__", "overrides tensor or array operations"),
@@ -83,6 +89,7 @@ FLAGS = [
     (r"\bos\s*\.\s*chmod|gradebook|sqlite", "touches file permissions or the gradebook"),
 ]
 VERDICT = re.compile(r"^[✔✘…] ", re.M)
+SCORE = re.compile(r"^\*\*([0-9.]+) of ([0-9.]+) points\*\*")  # cnnlib.exercises.Score's Markdown
 
 
 @dataclass
@@ -203,6 +210,43 @@ def silent_check_flags(autograded) -> list[str]:
         elif not failed and not VERDICT.search(text):
             flags.append(f"check cell {meta['grade_id']} passed without printing a verdict")
     return flags
+
+
+def score_flags(autograded) -> list[str]:
+    """Check cells whose result is not their own score.
+
+    nbgrader reads the first result (``execute_result``) a test cell shows as its points, when
+    that is a number: a check cell of parts (``Parts``) ends with its score, and no other check
+    cell shows a result. So a cell of parts that neither failed nor shows a score (its result was
+    suppressed: full points), a result shown before the score (the student's code called the
+    display hook: those points), or a score whose number and words disagree (a formatter
+    registered for it) is for a person to look at.
+    """
+    flags = []
+    for cell in autograded.cells:
+        if not is_check_cell(cell):
+            continue
+        meta = cell.metadata.nbgrader
+        outputs = cell.get("outputs", [])
+        results = [o for o in outputs if o.output_type == "execute_result"]
+        ends_with_score = "Parts(" in cell.source and not any(o.output_type == "error" for o in outputs)
+        if ends_with_score and not results:
+            flags.append(f"check cell {meta['grade_id']} shows no score")
+        elif results and not (ends_with_score and len(results) == 1 and outputs[-1] is results[0]
+                              and _is_score(results[0], float(meta.get("points", 0)))):
+            flags.append(f"check cell {meta['grade_id']} shows a result that is not its score "
+                         "(nbgrader reads it as the cell's points)")
+    return flags
+
+
+def _is_score(result, points: float) -> bool:
+    """The result of ``Parts.score()``: a number, and Markdown that says the same of ``points``."""
+    words = SCORE.match(str(result.get("data", {}).get("text/markdown", "")))
+    try:
+        number = float(result["data"]["text/plain"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bool(words) and abs(number - float(words[1])) < 0.01 and float(words[2]) == points
 
 
 # ---------------------------------------------------------------- the sandbox
@@ -408,7 +452,8 @@ def grade(course: Path, assignment: str, students=None, timeout: float = 1800, d
             else:
                 autograded = run / "autograded" / student / assignment / path.name
                 graded_nb = nbformat.read(autograded, 4)
-                result.flags += silent_check_flags(graded_nb) + missing_check_flags(graded_nb, released)
+                result.flags += (silent_check_flags(graded_nb) + score_flags(graded_nb)
+                                 + missing_check_flags(graded_nb, released))
                 grades, comments, timestamp = sandbox_scores(run, assignment, student, path.stem)
                 result.scores = {name: (s, m) for name, (s, m, _) in grades.items()}
                 merge(db_url, assignment, student, path.stem, grades, comments, timestamp,

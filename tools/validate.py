@@ -6,7 +6,9 @@
 CI job cannot tell a failing notebook from a passing one. This runs nbgrader's own validator
 (``nbgrader.validator.Validator``: the notebook executed top to bottom, every check cell must pass,
 no locked cell changed) and exits 1 when any notebook fails, 0 when all pass, 2 for a usage error.
-For each failing check cell it prints the error's last line (the check's message).
+For each failing check cell it prints the error's last line (the check's message). A check cell
+of parts that earned some of its points but not all (cnnlib.exercises.Parts: nbgrader's partial
+credit) fails too: the validator counts a score below the cell's points as a failure.
 """
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ def validate(path: Path, timeout: float) -> list[str]:
     for cell in results.get("failed", []):
         text = re.sub(r"\x1b\[[0-9;]*m", "", cell["raw_error"])  # the traceback's colours
         lines = [line for line in text.strip().splitlines() if line.strip()]
-        problems.append(f"a cell failed: {lines[-1] if lines else 'no output'}")
+        if lines and lines[-1].startswith("Partial credit"):  # nbgrader's words for a score below the points
+            problems.append("a check earned part of its points: its ✘ lines say which parts are not right yet")
+        else:
+            problems.append(f"a cell failed: {lines[-1] if lines else 'no output'}")
     return problems
 
 
