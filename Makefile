@@ -136,9 +136,10 @@ $(COLAB_STAMP):
 
 colab-venv: $(COLAB_STAMP) ## build (or find) the Colab-like virtual environment
 
-# Another torch is another environment: the chapters' checkpoints that `make test` left in the
-# cache were written under this project's torch, whose layer descriptions (part of a run's
-# fingerprint) can differ from Colab's, so the Colab stack keeps a cache of its own.
+# Another torch is another environment, with a cache of its own: a run's fingerprint no longer
+# depends on how a torch release prints its layers (layers are described by their settings), but
+# a lambda passed as a setting is still described by its bytecode, and the two stacks must not
+# overwrite each other's cached data sets while `make test` and this check share a machine.
 COLAB_CACHE = $(or $(CNNLIB_CACHE),$(HOME)/.cache/cnnlib)/colab-stack
 
 colab-check: $(COLAB_STAMP) ## Colab's torch/torchvision/numpy: install as the set-up cell does (nothing replaced), fast unit tier, nbval on two chapters
