@@ -136,10 +136,8 @@ $(COLAB_STAMP):
 
 colab-venv: $(COLAB_STAMP) ## build (or find) the Colab-like virtual environment
 
-# Another torch is another environment, with a cache of its own: a run's fingerprint no longer
-# depends on how a torch release prints its layers (layers are described by their settings), but
-# a lambda passed as a setting is still described by its bytecode, and the two stacks must not
-# overwrite each other's cached data sets while `make test` and this check share a machine.
+# The Colab stack keeps a cache of its own: it starts empty, as a Colab session does, so the
+# check trains and caches what a student's first run would.
 COLAB_CACHE = $(or $(CNNLIB_CACHE),$(HOME)/.cache/cnnlib)/colab-stack
 
 colab-check: $(COLAB_STAMP) ## Colab's torch/torchvision/numpy: install as the set-up cell does (nothing replaced), fast unit tier, nbval on two chapters
