@@ -584,31 +584,24 @@ def _notebook_lambda(source):
     return namespace["f"]
 
 
-def test_an_edited_optimizer_lambda_does_not_load_the_old_run(tiny_dataset, tmp_path):
-    path = tmp_path / "run.pt"
-    sgd = "lambda params: torch.optim.SGD(params, lr=0.05, momentum={})"
-    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.9)),
-                checkpoint=path, **QUIET)
-    rerun = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.9)),
-                checkpoint=path, **QUIET)  # the cell run again: the same run, loaded
-    assert rerun.rows == first.rows
-    with pytest.raises(CheckpointMismatchError, match=r"\n  optimizer: saved"):
-        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, optimizer=_notebook_lambda(sgd.format(0.5)),
-            checkpoint=path, **QUIET)
-
-
-def test_an_edited_augment_lambda_does_not_load_the_old_run(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("setting, source, edited", [
+    ("optimizer", "lambda params: torch.optim.SGD(params, lr=0.05, momentum={})", (0.9, 0.5)),
+    ("augment", "lambda images, generator: images.flip({})", (3, 2)),
+])
+def test_an_edited_lambda_does_not_load_the_old_run(tiny_dataset, tmp_path, setting, source, edited):
     # Every notebook lambda is __main__.<lambda>: described by its name, an edit loaded the old run.
     path = tmp_path / "run.pt"
-    flip = "lambda images, generator: images.flip({})"
-    first = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(3)),
-                checkpoint=path, **QUIET)
-    rerun = fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(3)),
-                checkpoint=path, **QUIET)  # the cell run again: the same run, loaded
+    original, changed = (_notebook_lambda(source.format(value)) for value in edited)
+
+    def run(function):
+        return fit(small_net(), tiny_dataset, epochs=1, lr=0.05, checkpoint=path,
+                   **{setting: function}, **QUIET)
+
+    first = run(original)
+    rerun = run(_notebook_lambda(source.format(edited[0])))  # the cell run again: loaded
     assert rerun.rows == first.rows
-    with pytest.raises(CheckpointMismatchError, match=r"\n  augment: saved"):
-        fit(small_net(), tiny_dataset, epochs=1, lr=0.05, augment=_notebook_lambda(flip.format(2)),
-            checkpoint=path, **QUIET)
+    with pytest.raises(CheckpointMismatchError, match=rf"\n  {setting}: saved"):
+        run(changed)
 
 
 def test_numpy_settings_write_checkpoints_that_load_and_resume(tiny_dataset, tmp_path):

@@ -139,6 +139,11 @@ def is_check_cell(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def check_cells(nb) -> list:
+    """The notebook's check cells (nbgrader test cells), in order."""
+    return [cell for cell in nb.cells if is_check_cell(cell)]
+
+
 def bound_and_read(source: str) -> tuple[set, set]:
     """The names a cell binds (assigns, defines, imports, takes as arguments) and those it reads."""
     python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
@@ -168,7 +173,7 @@ def oracle_flags(submitted, released) -> list[str]:
     """Student code that copies a check cell's oracle: a line of a check cell verbatim, or a name
     that only a check cell defines (``conv_width``, ``cases``: a later check cell's globals are
     there to read when the student's function is called)."""
-    checks = [c for c in released.cells if is_check_cell(c)]
+    checks = check_cells(released)
     others = [c for c in released.cells if c.cell_type == "code" and not is_check_cell(c)]
     other_lines = set().union(*(_lines(c.source) for c in others))
     check_lines = set().union(*(_lines(c.source) for c in checks)) - other_lines
@@ -190,17 +195,15 @@ def oracle_flags(submitted, released) -> list[str]:
 def missing_check_flags(autograded, released) -> list[str]:
     """Check cells of the release that the submission no longer has: nbgrader does not restore a
     deleted cell (it scores 0 and "needs manual grade"), so a person should look."""
-    present = {c.metadata.nbgrader.grade_id for c in autograded.cells if is_check_cell(c)}
-    return [f"check cell {c.metadata.nbgrader.grade_id} was deleted" for c in released.cells
-            if is_check_cell(c) and c.metadata.nbgrader.grade_id not in present]
+    present = {c.metadata.nbgrader.grade_id for c in check_cells(autograded)}
+    return [f"check cell {c.metadata.nbgrader.grade_id} was deleted" for c in check_cells(released)
+            if c.metadata.nbgrader.grade_id not in present]
 
 
 def silent_check_flags(autograded) -> list[str]:
     """Check cells that neither failed nor printed a verdict: a genuine check does one or the other."""
     flags = []
-    for cell in autograded.cells:
-        if not is_check_cell(cell):
-            continue
+    for cell in check_cells(autograded):
         meta = cell.metadata.nbgrader
         outputs = cell.get("outputs", [])
         failed = any(o.output_type == "error" for o in outputs)
@@ -223,9 +226,7 @@ def score_flags(autograded) -> list[str]:
     registered for it) is for a person to look at.
     """
     flags = []
-    for cell in autograded.cells:
-        if not is_check_cell(cell):
-            continue
+    for cell in check_cells(autograded):
         meta = cell.metadata.nbgrader
         outputs = cell.get("outputs", [])
         results = [o for o in outputs if o.output_type == "execute_result"]
